@@ -17,7 +17,6 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Optional
 
 import gymnasium as gym
 import numpy as np
@@ -44,7 +43,7 @@ class Args:
     """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
     eval_episodes: int = 10
     """episodes of the deterministic (mean) policy to run when a checkpoint is evaluated"""
-    eval_checkpoint: Optional[str] = None
+    eval_checkpoint: str | None = None
     """evaluate this checkpoint for --eval-episodes episodes instead of training"""
 
     # --- environment and rollout ---
@@ -355,9 +354,8 @@ if __name__ == "__main__":
     except gym.error.Error as e:
         fail(f"cannot make environment {args.env_id!r}: {e}")
     if not isinstance(envs.single_action_space, gym.spaces.Box):
-        fail(
-            f"{args.env_id} has a {type(envs.single_action_space).__name__} action space; this script needs continuous (Box) actions"
-        )
+        space = type(envs.single_action_space).__name__
+        fail(f"{args.env_id} has a {space} action space; this script needs continuous (Box) actions")
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
 
@@ -544,10 +542,7 @@ if __name__ == "__main__":
         v_loss, pg_loss = torch.stack(v_losses).mean().item(), torch.stack(pg_losses).mean().item()
         if not (np.isfinite(v_loss) and np.isfinite(pg_loss)):
             writer.close()
-            fail(
-                f"the losses became NaN or infinite at iteration {iteration} (value {v_loss}, policy {pg_loss}); try smaller learning rates",
-                code=1,
-            )
+            fail(f"a loss became NaN or infinite at iteration {iteration}; try smaller learning rates", code=1)
         with torch.no_grad():
             # The paper's trust-region measurements (its section 5), on this batch after the whole update:
             # the mean KL(old || new) over states, and the largest probability ratio pi_new / pi_old.
@@ -572,7 +567,7 @@ if __name__ == "__main__":
         seconds_left = (args.num_iterations - iteration) * (time.time() - start_time) / iteration
         print(
             f"iter {iteration}/{args.num_iterations}  step {global_step}  SPS {sps}  "
-            f"return {latest_return:.1f}  kl {mean_kl:.4f}  left {int(seconds_left // 60)}m{int(seconds_left % 60):02d}s",
+            f"return {latest_return:.1f}  kl {mean_kl:.4f}  left {seconds_left / 60:.1f} min",
             flush=True,
         )
 
