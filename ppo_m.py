@@ -277,7 +277,7 @@ if __name__ == "__main__":
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("learning_rate", "value_learning_rate"):
+    for name in ("value_learning_rate", "learning_rate"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     args.batch_size = args.num_envs * args.num_steps
@@ -321,10 +321,10 @@ if __name__ == "__main__":
 
     actor = Actor(obs_dim, act_dim, args)
     critic = Critic(obs_dim, args)
-    # Two networks, two Adams, each with its own learning rate, as released. fused=True runs the Adam
-    # update as one kernel: the same arithmetic, several times fewer small ops per minibatch.
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=args.adam_eps, fused=True)
+    # Adam with eps 1e-5, as released. fused=True runs each Adam update as one kernel: the same arithmetic,
+    # several times fewer small ops per minibatch.
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, eps=args.adam_eps, fused=True)
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=args.adam_eps, fused=True)
     obs_rms = RunningMeanStd((obs_dim,))
 
     # Rollout storage. final_obs holds the last observation of episodes cut by a time limit.
@@ -462,11 +462,18 @@ if __name__ == "__main__":
                     entropies.append(entropy.detach())
                     approx_kls.append(((ratio - 1) - logratio).mean())  # the k3 estimator of KL(old || new)
                     clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean())
+        # The policy step's own statistics; the trust region and the rest are logged below.
+        pg_loss = torch.stack(pg_losses).mean().item()
+        writer.add_scalar("charts/learning_rate", actor_optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("losses/policy_loss", pg_loss, global_step)
+        writer.add_scalar("losses/entropy", torch.stack(entropies).mean().item(), global_step)
+        writer.add_scalar("losses/approx_kl", torch.stack(approx_kls).mean().item(), global_step)
+        writer.add_scalar("losses/clipfrac", torch.stack(clipfracs).mean().item(), global_step)
 
         # ==============================================================================================
         # Logging
         # ==============================================================================================
-        v_loss, pg_loss = torch.stack(v_losses).mean().item(), torch.stack(pg_losses).mean().item()
+        v_loss = torch.stack(v_losses).mean().item()
         if not (np.isfinite(v_loss) and np.isfinite(pg_loss)):
             writer.close()
             fail(f"a loss became NaN or infinite at iteration {iteration}; try smaller learning rates", code=1)
@@ -480,12 +487,7 @@ if __name__ == "__main__":
         explained_var = float("nan") if var_returns == 0 else 1.0 - (b_returns - b_values).var().item() / var_returns
         sps = int(global_step / (time.time() - start_time))
         writer.add_scalar("charts/SPS", sps, global_step)
-        writer.add_scalar("charts/learning_rate", actor_optimizer.param_groups[0]["lr"], global_step)
-        writer.add_scalar("losses/policy_loss", pg_loss, global_step)
         writer.add_scalar("losses/value_loss", v_loss, global_step)
-        writer.add_scalar("losses/entropy", torch.stack(entropies).mean().item(), global_step)
-        writer.add_scalar("losses/approx_kl", torch.stack(approx_kls).mean().item(), global_step)
-        writer.add_scalar("losses/clipfrac", torch.stack(clipfracs).mean().item(), global_step)
         writer.add_scalar("losses/explained_variance", explained_var, global_step)
         writer.add_scalar("trust_region/mean_kl", mean_kl, global_step)
         writer.add_scalar("trust_region/max_ratio", max_ratio, global_step)

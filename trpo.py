@@ -1,0 +1,616 @@
+"""TRPO as the released code of Engstrom et al. (2020) runs it, without PPO's code-level optimizations.
+
+Implements the TRPO variant of "Implementation Matters in Deep Policy Gradients: A Case Study on PPO
+and TRPO" (Engstrom, Ilyas, Santurkar, Tsipras, Janoos, Rudolph, Madry; ICLR 2020; section 3 and
+Table 1): the natural-gradient step of Schulman et al. (2015) by conjugate gradient on Fisher-vector
+products, scaled to a hard bound on the mean KL and checked by a backtracking line search, with Xavier
+init and none of the code-level optimizations but the two every released config has on (defaults:
+the released Hopper TRPO configuration). Its sibling trpo_plus.py is this file plus the
+optimizations; `diff trpo.py trpo_plus.py` shows exactly them.
+
+Run:  python trpo.py --env-id Hopper-v5 --seed 1
+Help: python trpo.py --help
+"""
+
+import os
+import random
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.distributions import Normal, kl_divergence
+from torch.utils.tensorboard import SummaryWriter
+
+
+# ======================================================================================================
+# Args
+# ======================================================================================================
+@dataclass
+class Args:
+    # --- experiment ---
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment, part of the run directory's name"""
+    seed: int = 1
+    """seed of python, numpy, torch and the environments"""
+    torch_deterministic: bool = True
+    """if toggled, torch picks deterministic algorithms (`torch.backends.cudnn.deterministic`)"""
+    save_model: bool = False
+    """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
+    eval_episodes: int = 10
+    """episodes of the deterministic (mean) policy to run when a checkpoint is evaluated"""
+    eval_checkpoint: str | None = None
+    """evaluate this checkpoint for --eval-episodes episodes instead of training"""
+
+    # --- environment and rollout ---
+    env_id: str = "Hopper-v5"
+    """the id of a gymnasium environment with a continuous (Box) action space"""
+    total_timesteps: int = 1_000_000
+    """total environment steps of the run (488 iterations of 2048, as released)"""
+    num_envs: int = 1
+    """number of parallel environments (the paper used 1)"""
+    num_steps: int = 2048
+    """steps per environment per iteration (the rollout length T)"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """the lambda of generalized advantage estimation"""
+
+    # --- value function (fitted the same way by all four variants) ---
+    value_learning_rate: float = 2e-4
+    """Adam learning rate of the value network"""
+    update_epochs: int = 10
+    """passes over the batch in each update"""
+    num_minibatches: int = 32
+    """minibatches per pass (32 minibatches of 64 samples with the defaults)"""
+    adam_eps: float = 1e-5
+    """epsilon of both Adam optimizers (1e-5 as released, not torch's 1e-8)"""
+
+    # --- code-level optimizations (paper section 3): only the two that every released config turns on ---
+    # The released code hard-codes tanh and has observation normalization on in all four variants, PPO-M and
+    # TRPO included, so the minimal variants keep both; the other seven are absent from this file.
+    norm_obs: bool = True
+    """6: normalize observations by their running mean and std (on in every released variant)"""
+    tanh: bool = True
+    """8: tanh activations in both networks (on in every released variant); off: ReLU"""
+
+    # --- TRPO policy update ---
+    max_kl: float = 0.13
+    """the trust region: the bound delta on the mean KL(pi_old || pi_new) over the batch"""
+    cg_iters: int = 10
+    """conjugate-gradient iterations, always all of them, from x = 0"""
+    cg_damping: float = 0.1
+    """damping added to the Fisher matrix: products are (F + damping * I) v"""
+    fisher_fraction: float = 0.1
+    """fraction of the batch's states (drawn anew each iteration) on which the Fisher products are taken"""
+    max_backtracks: int = 10
+    """line-search halvings of the step before giving up and leaving the policy unchanged"""
+    accept_ratio: float = 0.1
+    """accept a step when the surrogate rose by more than this fraction of the expected improvement"""
+
+    # --- derived after parsing (not command-line options) ---
+    batch_size: tyro.conf.Suppress[int] = 0
+    """num_envs * num_steps"""
+    minibatch_size: tyro.conf.Suppress[int] = 0
+    """batch_size // num_minibatches"""
+    num_iterations: tyro.conf.Suppress[int] = 0
+    """total_timesteps // batch_size"""
+
+
+# ======================================================================================================
+# Helpers
+# ======================================================================================================
+def fail(message: str, code: int = 2):
+    """A user's mistake ends in one sentence on stderr and a non-zero exit, not a traceback."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+class RunningMeanStd:
+    """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
+    formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
+    the released code: the first scaled reward is then +-1 and the first normalized observation 0."""
+
+    def __init__(self, shape=()):
+        self.count = 0
+        self.mean = np.zeros(shape, np.float64)
+        self.m2 = np.zeros(shape, np.float64)  # sum of squared deviations from the mean
+
+    def update(self, x):
+        x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
+        batch_count, batch_mean = len(x), x.mean(0)
+        delta = batch_mean - self.mean
+        total = self.count + batch_count
+        self.mean = self.mean + delta * batch_count / total
+        self.m2 = self.m2 + ((x - batch_mean) ** 2).sum(0) + delta**2 * self.count * batch_count / total
+        self.count = total
+
+    @property
+    def var(self):
+        return self.m2 / (self.count - 1) if self.count > 1 else self.mean**2
+
+    @property
+    def std(self):
+        return np.sqrt(self.var)
+
+
+def normalize_obs(obs, obs_rms: RunningMeanStd, args: Args) -> torch.Tensor:
+    """The network's view of a raw observation; the statistics are updated by the caller, not here."""
+    # Optimization 6 (observation normalization): a per-dimension running z-score.
+    if args.norm_obs:
+        obs = (obs - obs_rms.mean) / (obs_rms.std + 1e-8)
+    return torch.as_tensor(obs, dtype=torch.float32)
+
+
+def make_env(env_id: str):
+    # A plain environment: every optimization is written in the training loop below, not in a wrapper.
+    return lambda: gym.make(env_id)
+
+
+# The released code's Xavier-uniform init of every weight matrix, output layers included, and zero
+# biases: no orthogonal init, no small output scaling.
+def layer_init(layer: nn.Linear) -> nn.Linear:
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def activation(args: Args) -> type[nn.Module]:
+    # Optimization 8 (tanh activations): the released code hard-codes tanh; ReLU is the alternative.
+    return nn.Tanh if args.tanh else nn.ReLU
+
+
+class Actor(nn.Module):
+    """Gaussian policy: a 64-64 MLP gives the mean, the log-std is a state-independent vector (init 0)."""
+
+    def __init__(self, obs_dim: int, act_dim: int, args: Args):
+        super().__init__()
+        self.mean = nn.Sequential(
+            layer_init(nn.Linear(obs_dim, 64)),
+            activation(args)(),
+            layer_init(nn.Linear(64, 64)),
+            activation(args)(),
+            layer_init(nn.Linear(64, act_dim)),
+        )
+        self.logstd = nn.Parameter(torch.zeros(act_dim))
+
+    def forward(self, obs: torch.Tensor) -> Normal:
+        return Normal(self.mean(obs), self.logstd.exp(), validate_args=False)
+
+
+class Critic(nn.Module):
+    """Value function: a separate 64-64 MLP (the released configs share no weights with the policy)."""
+
+    def __init__(self, obs_dim: int, args: Args):
+        super().__init__()
+        self.net = nn.Sequential(
+            layer_init(nn.Linear(obs_dim, 64)),
+            activation(args)(),
+            layer_init(nn.Linear(64, 64)),
+            activation(args)(),
+            layer_init(nn.Linear(64, 1)),
+        )
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).squeeze(-1)
+
+
+def compute_gae(rewards, values, next_values, terminations, dones, gamma: float, gae_lambda: float):
+    """Generalized advantage estimation (Schulman et al. 2016), backwards in time; all inputs are
+    [num_steps, num_envs] numpy arrays. next_values[t] is the value of the state that step t reached: V(s_{t+1})
+    inside an episode, V(final observation) where a time limit truncated it. A termination is a true
+    end, so nothing is bootstrapped after it. Every episode end, termination or truncation, stops the
+    recursion, so no advantage leaks from one episode into the next."""
+    advantages = np.zeros_like(rewards)
+    lastgaelam = np.zeros_like(rewards[0])
+    for t in reversed(range(len(rewards))):
+        delta = rewards[t] + gamma * next_values[t] * (1.0 - terminations[t]) - values[t]
+        lastgaelam = delta + gamma * gae_lambda * (1.0 - dones[t]) * lastgaelam
+        advantages[t] = lastgaelam
+    return advantages
+
+
+def flat_grad(output, params, **kwargs) -> torch.Tensor:
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(output, params, **kwargs)])
+
+
+def conjugate_gradient(Avp, b: torch.Tensor, iters: int, residual_tol: float = 1e-10) -> torch.Tensor:
+    """Solve A x = b for a symmetric positive-definite A known only through the product Avp(v) = A v.
+    Starts from x = 0 and runs `iters` iterations, as released; residual_tol only guards against dividing
+    by zero once a small system is solved exactly."""
+    x = torch.zeros_like(b)
+    r = b.clone()  # the residual b - A x
+    p = b.clone()  # the search direction, A-conjugate to the previous ones
+    rr = r @ r
+    for _ in range(iters):
+        if rr < residual_tol:
+            break
+        Ap = Avp(p)
+        alpha = rr / (p @ Ap)
+        x += alpha * p
+        r -= alpha * Ap
+        rr_new = r @ r
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def fisher_vector_product(actor: Actor, obs: torch.Tensor, damping: float):
+    """Returns v -> (F + damping * I) v, with F the Hessian at the current parameters of the mean
+    KL(pi_current || pi_theta) over obs: the Fisher information of the policy, never formed as a matrix.
+    The KL gradient is taken once, with its graph; each product is then one more backward pass,
+    the gradient of (grad KL . v)."""
+    params = list(actor.parameters())
+    policy = actor(obs)
+    fixed = Normal(policy.loc.detach(), policy.scale.detach())  # pi_current, held constant
+    grad_kl = flat_grad(kl_divergence(fixed, policy).sum(-1).mean(), params, create_graph=True)
+
+    def fvp(v: torch.Tensor) -> torch.Tensor:
+        return flat_grad(grad_kl @ v, params, retain_graph=True) + damping * v
+
+    return fvp
+
+
+def line_search(actor: Actor, surrogate_and_kl, full_step, expected_improvement, args: Args):
+    """Backtracking line search along full_step, halving it up to max_backtracks times. A step is taken
+    only if the surrogate rose, by more than accept_ratio of the improvement the linear model expects,
+    and the mean KL is within max_kl; otherwise the old parameters are restored (a zero step), as
+    released. Returns (accepted, steps tried, actual improvement, KL after the step)."""
+    old_params = nn.utils.parameters_to_vector(actor.parameters())
+    surrogate_old, _ = surrogate_and_kl()
+    for i in range(args.max_backtracks):
+        fraction = 0.5**i
+        nn.utils.vector_to_parameters(old_params + fraction * full_step, actor.parameters())
+        surrogate_new, kl = surrogate_and_kl()
+        improvement = surrogate_new - surrogate_old
+        if (
+            kl <= args.max_kl
+            and improvement > 0
+            and improvement / (fraction * expected_improvement) > args.accept_ratio
+        ):
+            return True, i + 1, improvement, kl
+    nn.utils.vector_to_parameters(old_params, actor.parameters())
+    return False, args.max_backtracks, 0.0, 0.0
+
+
+def trpo_step(actor: Actor, obs, actions, old_logprobs, advantages, args: Args) -> dict:
+    """One TRPO update (Schulman et al. 2015, with the released code's constants): the natural gradient
+    s = F^-1 g by conjugate gradient, scaled so that the quadratic model of the KL equals max_kl, then a
+    backtracking line search under the exact KL bound."""
+    params = list(actor.parameters())
+    with torch.no_grad():
+        old_policy = actor(obs)
+
+    def surrogate_and_kl():
+        with torch.no_grad():
+            policy = actor(obs)
+            ratio = (policy.log_prob(actions).sum(-1) - old_logprobs).exp()
+            return (ratio * advantages).mean().item(), kl_divergence(old_policy, policy).sum(-1).mean().item()
+
+    # g: the gradient of the surrogate L = mean(ratio * A) on the full batch, at the old policy.
+    policy = actor(obs)
+    surrogate = ((policy.log_prob(actions).sum(-1) - old_logprobs).exp() * advantages).mean()
+    g = flat_grad(surrogate, params)
+    # The Fisher matrix on a random subsample of the states: a cheaper curvature estimate, as released.
+    subsample = torch.randperm(len(obs))[: max(1, int(args.fisher_fraction * len(obs)))]
+    fvp = fisher_vector_product(actor, obs[subsample], args.cg_damping)
+    step_dir = conjugate_gradient(fvp, g, args.cg_iters)
+    # Scale s so that 1/2 s^T (F + damping I) s = max_kl, the damping included as released.
+    shs = (step_dir @ fvp(step_dir)).item()
+    full_step = np.sqrt(2.0 * args.max_kl / shs) * step_dir
+    expected_improvement = (g @ full_step).item()  # the linear model's improvement for the full step
+    accepted, steps, improvement, kl = line_search(actor, surrogate_and_kl, full_step, expected_improvement, args)
+    return {
+        "surrogate": surrogate.item() + improvement,
+        "accepted": accepted,
+        "line_search_steps": steps,
+        "expected_improvement": expected_improvement,
+        "actual_improvement": improvement,
+        "kl": kl,
+    }
+
+
+def load_checkpoint(path: str) -> dict:
+    if not os.path.isfile(path):
+        fail(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:
+        fail(f"{path} is not a checkpoint this script can read ({type(e).__name__})")
+
+
+def evaluate(checkpoint: dict, eval_episodes: int, seed: int) -> list[float]:
+    """Raw episodic returns of the deterministic (mean) policy, with the checkpoint's observation
+    statistics frozen: the policy sees exactly the inputs it was trained on."""
+    args = Args(**checkpoint["args"])
+    env = gym.make(args.env_id)
+    actor = Actor(env.observation_space.shape[0], env.action_space.shape[0], args)
+    actor.load_state_dict(checkpoint["actor"])
+    obs_rms = RunningMeanStd(env.observation_space.shape)
+    obs_rms.count = checkpoint["obs_rms"]["count"]
+    obs_rms.mean = checkpoint["obs_rms"]["mean"].numpy()
+    obs_rms.m2 = checkpoint["obs_rms"]["m2"].numpy()
+    returns, episode_return = [], 0.0
+    obs, _ = env.reset(seed=seed)
+    while len(returns) < eval_episodes:
+        with torch.no_grad():
+            action = actor.mean(normalize_obs(obs, obs_rms, args)).numpy()
+        obs, reward, terminated, truncated, _ = env.step(action)
+        episode_return += float(reward)
+        if terminated or truncated:
+            returns.append(episode_return)
+            episode_return = 0.0
+            obs, _ = env.reset()
+    env.close()
+    return returns
+
+
+# ======================================================================================================
+# Setup
+# ======================================================================================================
+if __name__ == "__main__":
+    args = tyro.cli(Args)
+    torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs do not fight for cores
+
+    if args.eval_checkpoint is not None:
+        if args.eval_episodes <= 0:
+            fail(f"--eval-episodes must be positive, got {args.eval_episodes}")
+        checkpoint = load_checkpoint(args.eval_checkpoint)
+        try:
+            returns = evaluate(checkpoint, args.eval_episodes, args.seed)
+        except (KeyError, TypeError, RuntimeError) as e:
+            fail(f"{args.eval_checkpoint} does not hold this script's checkpoint ({type(e).__name__})")
+        writer = SummaryWriter(os.path.dirname(os.path.abspath(args.eval_checkpoint)))
+        for i, episodic_return in enumerate(returns):
+            writer.add_scalar("eval/episodic_return", episodic_return, i)
+        writer.close()
+        print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+        sys.exit(0)
+
+    if not 0 < args.fisher_fraction <= 1:
+        fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
+    for name in (
+        "total_timesteps",
+        "num_envs",
+        "num_steps",
+        "update_epochs",
+        "num_minibatches",
+        "cg_iters",
+        "max_backtracks",
+    ):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name in ("value_learning_rate", "max_kl"):
+        if not getattr(args, name) > 0:
+            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    args.batch_size = args.num_envs * args.num_steps
+    if args.batch_size % args.num_minibatches != 0:
+        fail(
+            f"the batch of --num-envs * --num-steps = {args.batch_size} samples does not divide into "
+            f"--num-minibatches {args.num_minibatches} equal minibatches"
+        )
+    args.minibatch_size = args.batch_size // args.num_minibatches
+    args.num_iterations = args.total_timesteps // args.batch_size
+    if args.num_iterations == 0:
+        fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
+
+    try:
+        envs = gym.vector.SyncVectorEnv(
+            [make_env(args.env_id) for _ in range(args.num_envs)],
+            # Reset a finished env within the same step() call and hand back its last observation in
+            # info["final_obs"]: every stored transition then lies inside one episode. (Gymnasium's
+            # default resets on the *next* step, which would put a reset transition into the batch.)
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+        )
+    except gym.error.Error as e:
+        fail(f"cannot make environment {args.env_id!r}: {e}")
+    if not isinstance(envs.single_action_space, gym.spaces.Box):
+        space = type(envs.single_action_space).__name__
+        fail(f"{args.env_id} has a {space} action space; this script needs continuous (Box) actions")
+    obs_dim = envs.single_observation_space.shape[0]
+    act_dim = envs.single_action_space.shape[0]
+
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    writer = SummaryWriter(f"runs/{run_name}")
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
+    )
+
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+
+    actor = Actor(obs_dim, act_dim, args)
+    critic = Critic(obs_dim, args)
+    # Adam with eps 1e-5, as released. fused=True runs each Adam update as one kernel: the same arithmetic,
+    # several times fewer small ops per minibatch.
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, eps=args.adam_eps, fused=True)
+    obs_rms = RunningMeanStd((obs_dim,))
+
+    # Rollout storage. final_obs holds the last observation of episodes cut by a time limit.
+    obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
+    actions = torch.zeros((args.num_steps, args.num_envs, act_dim))
+    rewards = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
+    terminations = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
+    truncations = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
+    final_obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
+
+    # Ctrl-C finishes the current iteration, then logs and saves as at the end of a full run.
+    stop_requested = False
+
+    def request_stop(signum, frame):
+        global stop_requested
+        stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        print("\nCtrl-C: stopping after this iteration (press again to abort)", flush=True)
+
+    signal.signal(signal.SIGINT, request_stop)
+
+    global_step = 0
+    start_time = time.time()
+    episode_return = np.zeros(args.num_envs)  # raw environment reward, whatever the scaling does
+    episode_length = np.zeros(args.num_envs, dtype=np.int64)
+    latest_return = float("nan")
+    next_obs_raw, _ = envs.reset(seed=args.seed)
+    # Optimization 6 (observation normalization): the statistics see every observation, resets included.
+    if args.norm_obs:
+        obs_rms.update(next_obs_raw)
+    next_obs = normalize_obs(next_obs_raw, obs_rms, args)
+    print(f"training {args.exp_name} on {args.env_id} for {args.num_iterations} iterations; logs in runs/{run_name}")
+
+    for iteration in range(1, args.num_iterations + 1):
+        if stop_requested:
+            break
+
+        # ==============================================================================================
+        # Rollout
+        # ==============================================================================================
+        iteration_returns = []
+        for step in range(args.num_steps):
+            global_step += args.num_envs
+            obs[step] = next_obs
+            with torch.inference_mode():
+                # A sample of N(mean, std), written without the Normal object, whose construction costs
+                # as much as the network on a single state. The raw sample goes to the env, unclipped, as
+                # released: MuJoCo clamps the controls, and the control cost sees the raw action.
+                action = torch.normal(actor.mean(next_obs), actor.logstd.exp())
+            actions[step] = action
+            next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
+            done = termination | truncation
+
+            episode_return += reward
+            episode_length += 1
+            for i in np.flatnonzero(done):
+                writer.add_scalar("charts/episodic_return", episode_return[i], global_step)
+                writer.add_scalar("charts/episodic_length", episode_length[i], global_step)
+                iteration_returns.append(episode_return[i])
+            episode_return[done] = 0.0
+            episode_length[done] = 0
+
+            rewards[step] = reward
+            terminations[step] = termination
+            truncations[step] = truncation
+            # Deviation from the released code, which treats the time limit as a terminal state: an
+            # episode cut by the time limit could have gone on, so GAE bootstraps it from the value of
+            # its last observation (the env has already reset; that observation is in info).
+            for i in np.flatnonzero(truncation):
+                final_obs[step, i] = normalize_obs(info["final_obs"][i], obs_rms, args)
+
+            # Optimization 6 (observation normalization): update the statistics, then normalize.
+            if args.norm_obs:
+                obs_rms.update(next_obs_raw)
+            next_obs = normalize_obs(next_obs_raw, obs_rms, args)
+
+        # ==============================================================================================
+        # Advantages (GAE)
+        # ==============================================================================================
+        with torch.no_grad():
+            values = critic(obs).numpy()  # V of the policy before this update, on every state of the batch
+            next_values = np.concatenate([values[1:], critic(next_obs)[None].numpy()])
+            truncated = truncations.astype(bool)
+            next_values[truncated] = critic(final_obs[truncated]).numpy()
+        dones = np.maximum(terminations, truncations)
+        advantages = compute_gae(rewards, values, next_values, terminations, dones, args.gamma, args.gae_lambda)
+        returns = advantages + values  # the value target: V_old + A, the GAE lambda-return
+
+        b_obs = obs.reshape(-1, obs_dim)
+        b_actions = actions.reshape(-1, act_dim)
+        with torch.no_grad():
+            old_policy = actor(b_obs)  # the policy that collected the batch, kept for the KL after the update
+            b_logprobs = old_policy.log_prob(b_actions).sum(-1)
+        b_advantages = torch.from_numpy(advantages).reshape(-1)
+        b_returns = torch.from_numpy(returns).reshape(-1)
+        b_values = torch.from_numpy(values).reshape(-1)
+        b_inds = np.arange(args.batch_size)
+
+        # ==============================================================================================
+        # Value update: before the policy, on advantages from the old value net, as released
+        # ==============================================================================================
+        v_losses = []
+        for epoch in range(args.update_epochs):
+            np.random.shuffle(b_inds)
+            for start in range(0, args.batch_size, args.minibatch_size):
+                mb_inds = b_inds[start : start + args.minibatch_size]
+                newvalue = critic(b_obs[mb_inds])
+                v_loss = ((newvalue - b_returns[mb_inds]) ** 2).mean()
+                critic_optimizer.zero_grad()
+                v_loss.backward()
+                critic_optimizer.step()
+                v_losses.append(v_loss.detach())
+
+        # ==============================================================================================
+        # Policy update: one TRPO step on the whole batch (trpo_step and the helpers above)
+        # ==============================================================================================
+        # Advantages are normalized over the full batch (always on in the released code).
+        b_advantages = (b_advantages - b_advantages.mean()) / (b_advantages.std() + 1e-8)
+        trpo_stats = trpo_step(actor, b_obs, b_actions, b_logprobs, b_advantages, args)
+        # The policy step's own statistics; the trust region and the rest are logged below.
+        pg_loss = -trpo_stats["surrogate"]
+        with torch.no_grad():
+            entropy = actor(b_obs[:1]).entropy().sum().item()  # state-independent: the log-std alone sets it
+        writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("losses/policy_loss", pg_loss, global_step)
+        writer.add_scalar("losses/entropy", entropy, global_step)
+        writer.add_scalar("losses/approx_kl", trpo_stats["kl"], global_step)
+        writer.add_scalar("trpo/line_search_steps", trpo_stats["line_search_steps"], global_step)
+        writer.add_scalar("trpo/accepted", float(trpo_stats["accepted"]), global_step)
+        writer.add_scalar("trpo/expected_improvement", trpo_stats["expected_improvement"], global_step)
+        writer.add_scalar("trpo/actual_improvement", trpo_stats["actual_improvement"], global_step)
+        writer.add_scalar("trpo/kl_after_step", trpo_stats["kl"], global_step)
+
+        # ==============================================================================================
+        # Logging
+        # ==============================================================================================
+        v_loss = torch.stack(v_losses).mean().item()
+        if not (np.isfinite(v_loss) and np.isfinite(pg_loss)):
+            writer.close()
+            fail(f"a loss became NaN or infinite at iteration {iteration}; try smaller learning rates", code=1)
+        with torch.no_grad():
+            # The paper's trust-region measurements (its section 5), on this batch after the whole update:
+            # the mean KL(old || new) over states, and the largest probability ratio pi_new / pi_old.
+            new_policy = actor(b_obs)
+            mean_kl = kl_divergence(old_policy, new_policy).sum(-1).mean().item()
+            max_ratio = (new_policy.log_prob(b_actions).sum(-1) - b_logprobs).exp().max().item()
+        var_returns = b_returns.var().item()
+        explained_var = float("nan") if var_returns == 0 else 1.0 - (b_returns - b_values).var().item() / var_returns
+        sps = int(global_step / (time.time() - start_time))
+        writer.add_scalar("charts/SPS", sps, global_step)
+        writer.add_scalar("losses/value_loss", v_loss, global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        writer.add_scalar("trust_region/mean_kl", mean_kl, global_step)
+        writer.add_scalar("trust_region/max_ratio", max_ratio, global_step)
+        if iteration_returns:
+            latest_return = float(np.mean(iteration_returns))
+        seconds_left = (args.num_iterations - iteration) * (time.time() - start_time) / iteration
+        print(
+            f"iter {iteration}/{args.num_iterations}  step {global_step}  SPS {sps}  "
+            f"return {latest_return:.1f}  kl {mean_kl:.4f}  left {seconds_left / 60:.1f} min",
+            flush=True,
+        )
+
+    # ==================================================================================================
+    # Save
+    # ==================================================================================================
+    if args.save_model:
+        model_path = f"runs/{run_name}/{args.exp_name}.pt"
+        checkpoint = {
+            "actor": actor.state_dict(),
+            "critic": critic.state_dict(),
+            "obs_rms": {"count": obs_rms.count, "mean": torch.tensor(obs_rms.mean), "m2": torch.tensor(obs_rms.m2)},
+            "args": asdict(args),
+        }
+        torch.save(checkpoint, model_path)
+        print(f"model saved to {model_path}")
+        returns = evaluate(checkpoint, args.eval_episodes, args.seed)
+        for i, episodic_return in enumerate(returns):
+            writer.add_scalar("eval/episodic_return", episodic_return, i)
+        print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
+    envs.close()
+    writer.close()
