@@ -414,7 +414,7 @@ if __name__ == "__main__":
     for iteration in range(1, args.num_iterations + 1):
         if stop_requested:
             break
-        # Optimization 4 (Adam learning-rate annealing): both learning rates fall linearly, reaching
+        # Optimization 4 (Adam learning-rate annealing): the learning rates fall linearly, reaching
         # 1/num_iterations of their start in the last iteration (the released LambdaLR, 1 - k/488).
         if args.anneal_lr:
             frac = 1.0 - (iteration - 1.0) / args.num_iterations

@@ -425,20 +425,12 @@ if __name__ == "__main__":
         print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
         sys.exit(0)
 
-    if not 0 < args.fisher_fraction <= 1:
-        fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
-    for name in (
-        "total_timesteps",
-        "num_envs",
-        "num_steps",
-        "update_epochs",
-        "num_minibatches",
-        "cg_iters",
-        "max_backtracks",
-    ):
+    for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("value_learning_rate", "max_kl"):
+    if not 0 < args.fisher_fraction <= 1:
+        fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
+    for name in ("value_learning_rate", "max_kl", "cg_iters", "max_backtracks"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     args.batch_size = args.num_envs * args.num_steps

@@ -1,0 +1,23 @@
+"""Project hygiene that CI must hold: ruff is clean, and CI runs the README's own test command."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+@pytest.mark.parametrize("command", [["ruff", "check", "."], ["ruff", "format", "--check", "."]])
+def test_ruff(command):
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```bash\n(.+?)\n```", readme)
+    install_and_test = commands[1]  # the README's second command: install and run the tests
+    assert "pytest" in install_and_test and "pip install -r requirements.txt" in install_and_test
+    assert install_and_test in (ROOT / ".ci" / "run").read_text().splitlines()

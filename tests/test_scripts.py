@@ -1,0 +1,147 @@
+"""End-to-end: each variant run as a user runs it, on a few hundred Hopper-v5 steps."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, TINY, load, read_scalars, run_dirs, run_script
+
+SHARED_TAGS = {
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/SPS",
+    "charts/learning_rate",
+    "losses/policy_loss",
+    "losses/value_loss",
+    "losses/entropy",
+    "losses/approx_kl",
+    "losses/explained_variance",
+    "trust_region/mean_kl",
+    "trust_region/max_ratio",
+}
+PPO_TAGS = {"losses/clipfrac"}
+TRPO_TAGS = {
+    "trpo/line_search_steps",
+    "trpo/accepted",
+    "trpo/expected_improvement",
+    "trpo/actual_improvement",
+    "trpo/kl_after_step",
+}
+
+
+def test_smoke_run_logs_every_tag(variant, tmp_path):
+    """Smoke test: a tiny run exits cleanly and its event file holds every tag the variants share."""
+    result = run_script(variant, *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "iter 4/4" in result.stdout and "SPS" in result.stdout  # the progress line
+    (run_dir,) = run_dirs(tmp_path)
+    assert run_dir.name.startswith(f"Hopper-v5__{variant}__1__")
+    scalars = read_scalars(run_dir)
+    expected = SHARED_TAGS | (PPO_TAGS if variant.startswith("ppo") else TRPO_TAGS)
+    assert expected <= set(scalars), expected - set(scalars)
+    assert len(scalars["trust_region/mean_kl"]) == 4  # one per iteration
+    assert [step for step, _ in scalars["trust_region/mean_kl"]] == [128, 256, 384, 512]
+    assert all(length >= 1 for _, length in scalars["charts/episodic_length"])
+
+
+def test_same_seed_gives_identical_scalars(variant, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        result = run_script(variant, *TINY, "--seed", "7", cwd=tmp_path / name)
+        assert result.returncode == 0, result.stderr
+        (run_dir,) = run_dirs(tmp_path / name)
+        scalars = read_scalars(run_dir)
+        del scalars["charts/SPS"]  # wall-clock speed is the one thing allowed to differ
+        runs.append(scalars)
+    assert runs[0] == runs[1]
+    # and another seed gives other numbers
+    (tmp_path / "c").mkdir()
+    assert run_script(variant, *TINY, "--seed", "8", cwd=tmp_path / "c").returncode == 0
+    other = read_scalars(run_dirs(tmp_path / "c")[0])
+    assert other["losses/value_loss"] != runs[0]["losses/value_loss"]
+
+
+def bad_inputs(variant):
+    step_size = ["--learning-rate", "-0.001"] if variant.startswith("ppo") else ["--max-kl", "-0.01"]
+    return {
+        "unknown env": (["--env-id", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
+        "discrete actions": (["--env-id", "CartPole-v1"], "Discrete"),
+        "indivisible batch": (["--num-steps", "100", "--num-minibatches", "32"], "num-minibatches"),
+        "no steps": (["--total-timesteps", "0"], "total-timesteps"),
+        "negative step count": (["--num-steps", "-5"], "num-steps"),
+        "negative step size": (step_size, step_size[0]),
+        "zero value learning rate": (["--value-learning-rate", "0"], "value-learning-rate"),
+        "missing checkpoint": (["--eval-checkpoint", "nowhere.pt"], "nowhere.pt"),
+        "corrupt checkpoint": (["--eval-checkpoint", "corrupt.pt"], "corrupt.pt"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    list(bad_inputs("ppo")),
+)
+def test_bad_input_gives_one_sentence_and_nonzero_exit(variant, case, tmp_path):
+    args, mentioned = bad_inputs(variant)[case]
+    (tmp_path / "corrupt.pt").write_bytes(b"this is not a checkpoint")
+    result = run_script(variant, *args, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert mentioned in lines[0]
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
+    result = run_script(variant, *TINY, "--save-model", "--eval-episodes", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(tmp_path)
+    path = run_dir / f"{variant}.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    # The observation statistics travel with the weights: one reset observation plus one per step.
+    assert checkpoint["obs_rms"]["count"] == 1 + 512
+    assert checkpoint["args"]["env_id"] == "Hopper-v5" and checkpoint["args"]["total_timesteps"] == 512
+    assert read_scalars(run_dir)["eval/episodic_return"].__len__() == 2
+
+    # Evaluating the checkpoint from the command line: the deterministic policy with frozen statistics.
+    result = run_script(variant, "--eval-checkpoint", str(path), "--eval-episodes", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "eval: 3 episodes" in result.stdout
+    module = load(variant)
+    returns = module.evaluate(checkpoint, 3, seed=1)
+    assert returns == module.evaluate(checkpoint, 3, seed=1)  # deterministic policy, fixed env seed
+    assert f"return {sum(returns) / 3:.1f}" in result.stdout
+
+
+def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
+    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / f"{variant}.py"), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": ""},
+    )
+    for line in process.stdout:
+        if line.startswith("iter 2/"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    (run_dir,) = run_dirs(tmp_path)
+    assert (run_dir / f"{variant}.pt").exists()
+    iterations = len(read_scalars(run_dir)["trust_region/mean_kl"])
+    assert 2 <= iterations < 10
+
+
+def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):
+    # A value learning rate of 1e30 sends the value net's weights, and so its loss, to inf/NaN at once.
+    result = run_script(variant, *TINY, "--value-learning-rate", "1e30", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "at iteration 1" in result.stderr

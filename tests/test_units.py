@@ -1,0 +1,154 @@
+"""Unit tests of the pieces every variant shares, with numbers worked out by hand."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import FULL, PPO, PRESENT, load
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_gae_by_hand_with_truncation_bootstrap(name):
+    # One env, three steps, gamma = lambda = 0.5 so that the arithmetic is easy by hand.
+    # Step 1 ends an episode by the time limit: it is bootstrapped from V(final obs) = 4, and the
+    # recursion stops there. Step 2 starts the next episode; the rollout ends after it, bootstrapped
+    # from V(next obs) = 2.
+    gae = load(name).compute_gae
+    rewards = np.array([[1.0], [2.0], [3.0]])
+    values = np.array([[0.5], [1.0], [1.5]])
+    next_values = np.array([[1.0], [4.0], [2.0]])
+    terminations = np.zeros((3, 1))
+    dones = np.array([[0.0], [1.0], [0.0]])
+    # delta2 = 3 + 0.5*2 - 1.5 = 2.5;  A2 = 2.5
+    # delta1 = 2 + 0.5*4 - 1.0 = 3.0;  A1 = 3.0 (the episode ended: nothing from A2)
+    # delta0 = 1 + 0.5*1 - 0.5 = 1.0;  A0 = 1.0 + 0.25 * 3.0 = 1.75
+    advantages = gae(rewards, values, next_values, terminations, dones, 0.5, 0.5)
+    np.testing.assert_allclose(advantages[:, 0], [1.75, 3.0, 2.5])
+
+    # The same step 1 as a true termination: no bootstrap, delta1 = 2 - 1 = 1, A0 = 1 + 0.25 = 1.25.
+    terminations = np.array([[0.0], [1.0], [0.0]])
+    advantages = gae(rewards, values, next_values, terminations, dones, 0.5, 0.5)
+    np.testing.assert_allclose(advantages[:, 0], [1.25, 1.0, 2.5])
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_gae_keeps_envs_apart(name):
+    gae = load(name).compute_gae
+    rng = np.random.default_rng(0)
+    rewards, values, next_values = rng.normal(size=(3, 5, 2))
+    terminations = np.zeros((5, 2))
+    dones = np.zeros((5, 2))
+    dones[2, 1] = 1.0
+    both = gae(rewards, values, next_values, terminations, dones, 0.9, 0.8)
+    for env in range(2):
+        alone = gae(*(x[:, env : env + 1] for x in (rewards, values, next_values, terminations, dones)), 0.9, 0.8)
+        np.testing.assert_allclose(both[:, env : env + 1], alone)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_running_mean_std_matches_numpy_batch_by_batch(name):
+    RunningMeanStd = load(name).RunningMeanStd
+    rng = np.random.default_rng(1)
+    rms = RunningMeanStd((3,))
+    first = rng.normal(size=(1, 3))
+    rms.update(first)
+    # A single sample has no sample variance; the released code uses mean**2 then.
+    np.testing.assert_allclose(rms.var, first[0] ** 2)
+    seen = [first]
+    for size in (1, 5, 2, 64, 1, 7):
+        batch = rng.normal(3.0, 2.0, size=(size, 3))
+        rms.update(batch)
+        seen.append(batch)
+        data = np.concatenate(seen)
+        assert rms.count == len(data)
+        np.testing.assert_allclose(rms.mean, data.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(rms.var, data.var(0, ddof=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_reward_scaler_divides_by_return_std_and_resets_at_episode_end(name):
+    scaler = load(name).RewardScaler(num_envs=1, gamma=0.5)
+    done, not_done = np.array([True]), np.array([False])
+    # Step 0: R = 1; a single sample, var = mean**2 = 1, so the reward is divided by 1.
+    np.testing.assert_allclose(scaler(np.array([1.0]), not_done), [1.0])
+    # Step 1: R = 0.5 * 1 + 1 = 1.5; returns {1, 1.5}: sample std = sqrt(0.125) = 0.353553.
+    np.testing.assert_allclose(scaler(np.array([1.0]), not_done), [1.0 / np.sqrt(0.125)])
+    # Step 2 ends the episode: R = 0.5 * 1.5 + 1 = 1.75; returns {1, 1.5, 1.75}: mean 17/12, var 7/48.
+    np.testing.assert_allclose(scaler(np.array([1.0]), done), [1.0 / np.sqrt(7 / 48)])
+    assert scaler.ret[0] == 0.0
+    # Step 3 starts a new episode: R = 2 (not 0.5 * 1.75 + 2), so the returns seen are {1, 1.5, 1.75, 2}.
+    scaled = scaler(np.array([2.0]), not_done)
+    assert scaler.ret[0] == 2.0
+    np.testing.assert_allclose(scaler.ret_rms.mean, 1.5625)
+    np.testing.assert_allclose(scaled, [2.0 / np.std([1, 1.5, 1.75, 2], ddof=1)])
+    # No centring: a negative reward stays negative.
+    assert scaler(np.array([-1.0]), not_done)[0] < 0
+
+
+@pytest.mark.parametrize("name", PPO)
+def test_clipped_surrogate_by_hand(name):
+    loss = load(name).clipped_surrogate_loss
+    ratio = torch.tensor([0.5, 1.0, 1.5, 1.5])
+    advantages = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    # min(r A, clip(r, 0.8, 1.2) A): 0.5 (r < 1 - eps, A > 0: unclipped is smaller), -1, 1.2 (clipped),
+    # -1.5 (A < 0: the unclipped, more pessimistic term) -> mean -0.2, negated -> 0.2.
+    assert loss(ratio, advantages, 0.2).item() == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_clipped_value_loss_by_hand(name):
+    loss = load(name).clipped_value_loss
+    newvalue = torch.tensor([0.5, 0.1, -0.5])
+    oldvalue = torch.zeros(3)
+    returns = torch.tensor([1.0, 1.0, 1.0])
+    # 1: unclipped (0.5 - 1)^2 = 0.25, clipped to 0.2: (0.2 - 1)^2 = 0.64 -> 0.64
+    # 2: inside the range: (0.1 - 1)^2 = 0.81 -> 0.81
+    # 3: unclipped (-0.5 - 1)^2 = 2.25, clipped to -0.2: 1.44 -> 2.25
+    assert loss(newvalue, oldvalue, returns, 0.2).item() == pytest.approx((0.64 + 0.81 + 2.25) / 3)
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_orthogonal_init_gains(name):
+    module = load(name)
+    args = module.Args()
+    assert args.ortho_init
+    torch.manual_seed(0)
+    actor, critic = module.Actor(11, 3, args), module.Critic(11, args)
+    hidden, output = actor.mean[2].weight, actor.mean[4].weight
+    # Orthogonal with gain g: W W^T = g^2 I (rows orthonormal, scaled) for the wide-to-narrow layers.
+    torch.testing.assert_close(hidden @ hidden.T, 2.0 * torch.eye(64), atol=1e-5, rtol=0)
+    torch.testing.assert_close(output @ output.T, 0.01**2 * torch.eye(3), atol=1e-7, rtol=0)
+    value_output = critic.net[4].weight
+    torch.testing.assert_close(value_output @ value_output.T, torch.eye(1), atol=1e-5, rtol=0)
+    for layer in (*actor.mean[::2], *critic.net[::2]):
+        assert torch.all(layer.bias == 0)
+    assert torch.all(actor.logstd == 0)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_xavier_init_without_output_scaling(name):
+    module = load(name)
+    args = module.Args()
+    if hasattr(args, "ortho_init"):
+        args.ortho_init = False
+    torch.manual_seed(0)
+    actor = module.Actor(11, 3, args)
+    output = actor.mean[4].weight
+    bound = np.sqrt(6.0 / (64 + 3))  # xavier_uniform: U(-b, b), b = sqrt(6 / (fan_in + fan_out))
+    assert output.abs().max() <= bound
+    assert output.std() > 0.5 * bound / np.sqrt(3)  # the std of U(-b, b) is b / sqrt(3): no 0.01 scaling
+    assert torch.all(actor.mean[0].bias == 0)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_normalize_obs(name):
+    module = load(name)
+    args = module.Args()
+    rms = module.RunningMeanStd((2,))
+    rms.update(np.array([[0.0, 10.0], [2.0, 10.0], [4.0, 10.0]]))  # mean (2, 10), sample std (2, 0)
+    obs = module.normalize_obs(np.array([4.0, 1000.0]), rms, args)
+    assert obs.dtype == torch.float32
+    assert obs[0].item() == pytest.approx(1.0)
+    if getattr(args, "clip_obs", False):
+        assert obs[1].item() == args.clip_obs_bound  # 990 / 1e-8 clipped to the bound
+    else:
+        assert obs[1].item() > 1e9  # the minimal variants do not clip
