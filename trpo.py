@@ -606,3 +606,5 @@ if __name__ == "__main__":
         print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
     envs.close()
     writer.close()
+    if stop_requested:
+        sys.exit(130)  # the shell's code for Ctrl-C: the run was saved, but it did not finish

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# benchmark.sh: the paper's Table 1 from the terminal (Engstrom et al. 2020, "Implementation
+# Matters in Deep Policy Gradients"). Runs variants x environments x seeds, each with the paper's
+# released configuration for that environment, then turns the TensorBoard logs into the table and
+# figures with benchmark_report.py. `./benchmark.sh --help` lists the options.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PYTHON="${PYTHON:-python}"
+ALL_VARIANTS=(ppo_continuous ppo_m trpo trpo_plus)
+
+# Defaults: the paper's three environments, 3 seeds, 1M steps (the paper's 488 iterations x 2048
+# steps, rounded), one job per core.
+VARIANTS=()
+ENVS=(Hopper-v5 Walker2d-v5 Humanoid-v5)
+SEEDS=(1 2 3)
+STEPS=1000000
+JOBS="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
+OUT=benchmark_results
+DRY_RUN=0
+REPORT_ONLY=0
+ABLATION=0
+EXTRA_ARGS=()
+
+usage() {
+  cat <<EOF
+Usage: ./benchmark.sh [options] [-- extra arguments passed to every run]
+
+Runs each variant on each environment and seed with the paper's released configuration for that
+environment (../shared/spec/paper.md, section 1), then writes the report (benchmark_report.py):
+table.md in the layout of the paper's Table 1, learning curves and trust-region figures.
+
+Options:
+  --variants "A B"  variants to run (default: those of ppo_continuous ppo_m trpo trpo_plus whose
+                    script exists beside this file)
+  --envs "A B"      gymnasium environment ids (default: Hopper-v5 Walker2d-v5 Humanoid-v5); an
+                    environment that is not one of the paper's three gets the Hopper settings
+  --seeds "1 2"     seeds (default: 1 2 3)
+  --steps N         environment steps per run (default: 1000000)
+  --jobs N          runs in parallel, each on one thread (default: the number of cores)
+  --out DIR         output folder: runs/ (TensorBoard), logs/, table.md, *.png
+                    (default: benchmark_results)
+  --dry-run         print every command, run nothing
+  --report-only     run no training, only the report on the logs already in DIR/runs
+  --ablation        the paper's Fig. 1 instead of Table 1: ppo_continuous with all 16 on/off
+                    combinations of --clip-vloss, --scale-reward, --ortho-init and --anneal-lr
+                    (everything else as released for each environment; unlike the paper, no
+                    learning-rate sweep), reported as each switch's effect in DIR/ablation.md
+  -h, --help        show this help
+
+Lists may be separated by spaces or commas. Arguments after -- go to every run, after the released
+configuration, so they override it (for example: -- --num-steps 1024).
+
+Each run logs to DIR/logs/ENV__NAME__SEED.log and leaves DIR/logs/ENV__NAME__SEED.done when it
+finished successfully; the same benchmark started again skips those runs, so an interrupted
+benchmark resumes (a run whose command changed, say by another --steps, runs again). A failed
+run does not stop the others: its TensorBoard folder is moved to DIR/failed_runs/, it is listed
+at the end, and the benchmark exits with status 1. Set PYTHON to choose the interpreter
+(default: python).
+EOF
+}
+
+die() {
+  echo "benchmark.sh: $*" >&2
+  exit 2
+}
+
+# Bash 5.1 is needed for `wait -n -p`, which says which of the parallel runs has just ended.
+if ((BASH_VERSINFO[0] < 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] < 1))); then
+  die "needs bash 5.1 or newer (this is $BASH_VERSION; on macOS: brew install bash)"
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------------
+split_list() { # "a b,c" -> a b c, one per line
+  tr ', ' '\n\n' <<<"$1" | sed '/^$/d'
+}
+
+while (($#)); do
+  case "$1" in
+    --variants | --envs | --seeds | --steps | --jobs | --out)
+      (($# >= 2)) || die "$1 needs a value"
+      case "$1" in
+        --variants) mapfile -t VARIANTS < <(split_list "$2") ;;
+        --envs) mapfile -t ENVS < <(split_list "$2") ;;
+        --seeds) mapfile -t SEEDS < <(split_list "$2") ;;
+        --steps) STEPS="$2" ;;
+        --jobs) JOBS="$2" ;;
+        --out) OUT="$2" ;;
+      esac
+      shift 2
+      ;;
+    --dry-run) DRY_RUN=1 && shift ;;
+    --report-only) REPORT_ONLY=1 && shift ;;
+    --ablation) ABLATION=1 && shift ;;
+    -h | --help) usage && exit 0 ;;
+    --) shift && EXTRA_ARGS=("$@") && break ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+
+is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+is_count "$STEPS" || die "--steps must be a positive integer, not '$STEPS'"
+is_count "$JOBS" || die "--jobs must be a positive integer, not '$JOBS'"
+((${#ENVS[@]})) || die "--envs is empty"
+((${#SEEDS[@]})) || die "--seeds is empty"
+for seed in "${SEEDS[@]}"; do
+  [[ "$seed" =~ ^[0-9]+$ ]] || die "seeds must be non-negative integers, not '$seed'"
+done
+
+if ((ABLATION)); then
+  ((${#VARIANTS[@]} == 0)) || die "--ablation always runs ppo_continuous; leave out --variants"
+  VARIANTS=(ppo_continuous)
+elif ((${#VARIANTS[@]} == 0)); then
+  for variant in "${ALL_VARIANTS[@]}"; do
+    if [[ -f "$SCRIPT_DIR/$variant.py" ]]; then VARIANTS+=("$variant"); fi
+  done
+  ((${#VARIANTS[@]})) || ((REPORT_ONLY)) ||
+    die "none of ${ALL_VARIANTS[*]} exists in $SCRIPT_DIR yet"
+fi
+for variant in "${VARIANTS[@]}"; do
+  [[ " ${ALL_VARIANTS[*]} " == *" $variant "* ]] ||
+    die "unknown variant '$variant' (the variants are: ${ALL_VARIANTS[*]})"
+  [[ -f "$SCRIPT_DIR/$variant.py" ]] || ((REPORT_ONLY)) ||
+    die "$SCRIPT_DIR/$variant.py does not exist"
+done
+
+# Runs start with cwd = OUT (the scripts write runs/... relative to it), so OUT must be absolute.
+if [[ "$OUT" != /* ]]; then OUT="$PWD/$OUT"; fi
+LOGS="$OUT/logs"
+
+# ------------------------------------------------------------------------------------------------
+# The released configuration (../shared/spec/paper.md, section 1). Every value is passed explicitly,
+# even where it equals the script's default, so that this file alone says what the paper ran.
+# ------------------------------------------------------------------------------------------------
+# All four variants (section 1, "Common to all variants"): 1 actor, T = 2048 steps per iteration,
+# gamma 0.99, observation normalization on in every variant, tanh networks.
+COMMON=(--num-envs 1 --num-steps 2048 --gamma 0.99 --norm-obs --tanh)
+# PPO and PPO-M (section 1): clip epsilon 0.2, entropy coefficient 0.
+PPO_COMMON=(--clip-coef 0.2 --ent-coef 0.0)
+# TRPO and TRPO+ (sections 1 and 3): 10 CG iterations, damping 0.1, Fisher-vector products on 10% of
+# the states, up to 10 backtracking steps, accept above 0.1 of the expected improvement.
+TRPO_COMMON=(--cg-iters 10 --cg-damping 0.1 --fisher-fraction 0.1 --max-backtracks 10
+  --accept-ratio 0.1)
+# Optimizations that PPO and TRPO+ share (section 1 table, section 2): reward scaling, reward and
+# observation clipping at +-10, a value clipping range of 0.2 where value clipping is on, and no
+# gradient clipping (configured for TRPO+ but never applied by the released trpo_step, section 7.2).
+OPT_COMMON=(--scale-reward --clip-reward --clip-reward-bound 10 --clip-obs --clip-obs-bound 10
+  --clip-vloss-coef 0.2 --no-clip-grad-norm)
+
+# One line per (variant, environment), copied from section 1's table. "-": the variant has no such
+# option (PPO-M and TRPO have no optimization switches: their minimalism is absent lines of code).
+# init: ortho = orthogonal init with layer scaling (--ortho-init), xavier = --no-ortho-init.
+RELEASED_TABLE='
+# variant       env       policy_lr max_kl value_lr gae_lambda value_clip init
+ppo_continuous  Hopper    0.0003    -      0.00025  0.95       no         ortho  # sec. 1: PPO
+ppo_continuous  Walker2d  0.0004    -      0.0003   0.95       yes        ortho  # sec. 1: PPO
+ppo_continuous  Humanoid  0.00015   -      0.0001   0.95       yes        ortho  # sec. 1: PPO
+ppo_m           Hopper    0.00017   -      0.0004   0.95       -          -      # sec. 1: PPO-M
+ppo_m           Walker2d  0.0001    -      0.0002   0.95       -          -      # sec. 1: PPO-M
+ppo_m           Humanoid  0.00009   -      0.0004   0.95       -          -      # sec. 1: PPO-M
+trpo            Hopper    -         0.13   0.0002   0.95       -          -      # sec. 1: TRPO
+trpo            Walker2d  -         0.04   0.0003   0.95       -          -      # sec. 1: TRPO
+trpo            Humanoid  -         0.07   0.0003   0.95       -          -      # sec. 1: TRPO
+trpo_plus       Hopper    -         0.04   0.0002   0.95       no         ortho  # sec. 1: TRPO+
+trpo_plus       Walker2d  -         0.07   0.0001   0.95       no         ortho  # sec. 1: TRPO+
+trpo_plus       Humanoid  -         0.1    0.00005  0.85       yes        xavier # sec. 1: TRPO+
+'
+
+released_config() { # $1 variant, $2 environment family (Hopper, Walker2d, Humanoid); sets CONFIG
+  local row _variant _env policy_lr max_kl value_lr gae_lambda value_clip init
+  row="$(grep -E "^$1 +$2 " <<<"$RELEASED_TABLE")" ||
+    die "internal: no released configuration for $1 on $2"
+  read -r _variant _env policy_lr max_kl value_lr gae_lambda value_clip init _ <<<"$row"
+  local per_env=()
+  if [[ "$policy_lr" != - ]]; then per_env+=(--learning-rate "$policy_lr"); fi
+  if [[ "$max_kl" != - ]]; then per_env+=(--max-kl "$max_kl"); fi
+  per_env+=(--value-learning-rate "$value_lr" --gae-lambda "$gae_lambda")
+  case "$value_clip" in
+    yes) per_env+=(--clip-vloss) ;;
+    no) per_env+=(--no-clip-vloss) ;;
+  esac
+  case "$init" in
+    ortho) per_env+=(--ortho-init) ;;
+    xavier) per_env+=(--no-ortho-init) ;;
+  esac
+  # What a variant does the same way on every environment (section 1): PPO anneals both learning
+  # rates, TRPO+ does not.
+  case "$1" in
+    ppo_continuous) CONFIG=("${COMMON[@]}" "${PPO_COMMON[@]}" "${OPT_COMMON[@]}" --anneal-lr) ;;
+    ppo_m) CONFIG=("${COMMON[@]}" "${PPO_COMMON[@]}") ;;
+    trpo) CONFIG=("${COMMON[@]}" "${TRPO_COMMON[@]}") ;;
+    trpo_plus) CONFIG=("${COMMON[@]}" "${TRPO_COMMON[@]}" "${OPT_COMMON[@]}" --no-anneal-lr) ;;
+  esac
+  CONFIG+=("${per_env[@]}")
+}
+
+paper_family() { # Hopper-v5 -> Hopper; an environment the paper did not run gets Hopper's settings
+  local family="${1%-v*}"
+  case "$family" in
+    Hopper | Walker2d | Humanoid) echo "$family" ;;
+    *) echo Hopper ;;
+  esac
+}
+
+# The four switches of the paper's Fig. 1 (spec section 5).
+ABLATION_SWITCHES=(clip-vloss scale-reward ortho-init anneal-lr)
+
+without_ablation_switches() { # drops the four switches from CONFIG, so the ablation sets them once
+  local kept=() arg
+  for arg in "${CONFIG[@]}"; do
+    case "$arg" in
+      --clip-vloss | --no-clip-vloss | --scale-reward | --no-scale-reward) ;;
+      --ortho-init | --no-ortho-init | --anneal-lr | --no-anneal-lr) ;;
+      *) kept+=("$arg") ;;
+    esac
+  done
+  CONFIG=("${kept[@]}")
+}
+
+# ------------------------------------------------------------------------------------------------
+# Running: a pool of at most JOBS runs, each with its own log and a .done marker when it succeeded
+# ------------------------------------------------------------------------------------------------
+declare -A RUNNING=()    # pid -> key (ENV__NAME__SEED) of the runs in progress
+declare -A MARKER_TEXT=() # key -> the command, written into the .done marker when the run succeeds
+FAILED=()
+NUM_STARTED=0
+NUM_SKIPPED=0
+NUM_PLANNED=0
+
+quote() { # a command as one copy-pasteable line
+  local line
+  printf -v line '%q ' "$@"
+  echo "${line% }"
+}
+
+move_run_dirs() { # the TensorBoard folders of run $1: into folder $2, or deleted if $2 is ""
+  local dir
+  while IFS= read -r dir; do
+    if [[ -n "$2" ]]; then
+      mkdir -p "$2" && rm -rf "$2/$(basename "$dir")" && mv "$dir" "$2/"
+    else
+      rm -rf "$dir"
+    fi
+  done < <(find "$OUT/runs" -mindepth 1 -maxdepth 1 -type d -name "$1__*" 2>/dev/null)
+}
+
+reap_one() { # waits for one run to end, then records how it ended
+  local pid="" status=0
+  wait -n -p pid "${!RUNNING[@]}" || status=$?
+  [[ -n "$pid" ]] || return 0
+  local key="${RUNNING[$pid]}"
+  unset "RUNNING[$pid]"
+  if ((status == 0)); then
+    echo "${MARKER_TEXT[$key]}" >"$LOGS/$key.done"
+    echo "finished $key"
+  else
+    FAILED+=("$key")
+    move_run_dirs "$key" "$OUT/failed_runs"
+    echo "FAILED   $key (exit status $status), see $LOGS/$key.log" >&2
+  fi
+}
+
+on_signal() { # Ctrl-C: stop every run at once; started again, the benchmark reruns them whole
+  trap - INT TERM
+  if ((${#RUNNING[@]})); then
+    echo "stopping ${#RUNNING[@]} runs" >&2
+    kill -TERM "${!RUNNING[@]}" 2>/dev/null || true
+    wait || true
+  fi
+  echo "interrupted: start the same command again to resume (finished runs are skipped)" >&2
+  exit 130
+}
+trap on_signal INT TERM
+
+schedule() { # $1 key, then the script and its arguments: print, skip, or start the run
+  local key="$1"
+  shift
+  local args_line log="$LOGS/$key.log" marker="$LOGS/$key.done"
+  args_line="$(quote "$(basename "$1")" "${@:2}")"
+  NUM_PLANNED=$((NUM_PLANNED + 1))
+  local finished=0
+  if [[ -f "$marker" && "$(cat "$marker")" == "$args_line" ]]; then finished=1; fi
+
+  if ((DRY_RUN)); then
+    if ((finished)); then printf '# finished, would be skipped: '; fi
+    local command
+    command="$(quote "$PYTHON" "$@")"
+    echo "( cd $(quote "$OUT") && OMP_NUM_THREADS=1 $command ) > $(quote "$log") 2>&1"
+    return
+  fi
+  if ((finished)); then
+    NUM_SKIPPED=$((NUM_SKIPPED + 1))
+    return
+  fi
+  if [[ -f "$marker" ]]; then
+    echo "note: $key finished before with other settings; running it again"
+    rm -f "$marker"
+  fi
+  # Leftovers of an interrupted attempt would be read by the report as a second run of this seed.
+  move_run_dirs "$key" ""
+
+  while ((${#RUNNING[@]} >= JOBS)); do reap_one; done
+  MARKER_TEXT[$key]="$args_line"
+  echo "# $args_line" >"$log"
+  # One thread per run: JOBS runs share the cores, and small MLPs gain nothing from more threads.
+  (cd "$OUT" && exec env OMP_NUM_THREADS=1 "$PYTHON" "$@") >>"$log" 2>&1 &
+  RUNNING[$!]="$key"
+  NUM_STARTED=$((NUM_STARTED + 1))
+  echo "started  $key ($NUM_PLANNED of $NUM_TOTAL, log: $log)"
+}
+
+# ------------------------------------------------------------------------------------------------
+# Main
+# ------------------------------------------------------------------------------------------------
+REPORT_CMD=("$PYTHON" "$SCRIPT_DIR/benchmark_report.py" --runs "$OUT/runs" --out "$OUT")
+
+if ((!REPORT_ONLY)); then
+  if ((ABLATION)); then
+    NUM_TOTAL=$((16 * ${#ENVS[@]} * ${#SEEDS[@]}))
+  else
+    NUM_TOTAL=$((${#VARIANTS[@]} * ${#ENVS[@]} * ${#SEEDS[@]}))
+  fi
+  for env in "${ENVS[@]}"; do
+    family="$(paper_family "$env")"
+    if [[ "$family" != "${env%-v*}" ]]; then
+      echo "# note: $env is not one of the paper's environments: it gets the Hopper settings"
+    fi
+  done
+  if ((!DRY_RUN)); then
+    mkdir -p "$LOGS" "$OUT/runs"
+    echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
+      "$STEPS steps each, $JOBS at a time, into $OUT"
+  fi
+
+  # Seeds outermost: the first pass fills every cell of the table, so even an interrupted benchmark
+  # has something to report everywhere.
+  for seed in "${SEEDS[@]}"; do
+    for env in "${ENVS[@]}"; do
+      family="$(paper_family "$env")"
+      for variant in "${VARIANTS[@]}"; do
+        script="$SCRIPT_DIR/$variant.py"
+        run=(--env-id "$env" --seed "$seed" --total-timesteps "$STEPS")
+        released_config "$variant" "$family"
+        if ((!ABLATION)); then
+          schedule "${env}__${variant}__${seed}" "$script" "${run[@]}" --exp-name "$variant" \
+            "${CONFIG[@]}" "${EXTRA_ARGS[@]}"
+          continue
+        fi
+        without_ablation_switches
+        # 16 combinations: bit i of the combination number turns switch i on. The run's name says
+        # which, e.g. ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0.
+        for ((combination = 0; combination < 16; combination++)); do
+          flags=()
+          name=ablation
+          for i in "${!ABLATION_SWITCHES[@]}"; do
+            switch="${ABLATION_SWITCHES[$i]}"
+            on=$(((combination >> i) & 1))
+            if ((on)); then flags+=("--$switch"); else flags+=("--no-$switch"); fi
+            name+="_${switch//-/_}$on"
+          done
+          schedule "${env}__${name}__${seed}" "$script" "${run[@]}" --exp-name "$name" \
+            "${CONFIG[@]}" "${flags[@]}" "${EXTRA_ARGS[@]}"
+        done
+      done
+    done
+  done
+fi
+
+if ((DRY_RUN)); then
+  quote "${REPORT_CMD[@]}"
+  exit 0
+fi
+
+if ((!REPORT_ONLY)); then
+  while ((${#RUNNING[@]})); do reap_one; done
+  echo "benchmark: started $NUM_STARTED, skipped $NUM_SKIPPED (finished before)," \
+    "failed ${#FAILED[@]}"
+fi
+
+report_status=0
+"${REPORT_CMD[@]}" || report_status=$?
+
+if ((${#FAILED[@]})); then
+  echo "failed runs (their logs are in $LOGS):" >&2
+  printf '  %s\n' "${FAILED[@]}" >&2
+  exit 1
+fi
+exit "$report_status"

@@ -1,0 +1,476 @@
+"""Tests of benchmark.sh and benchmark_report.py.
+
+- The dry run lists the right commands, with the paper's released settings per environment
+  (spec/paper.md section 1), written out here a second time, independently of benchmark.sh.
+- The report's arithmetic (per-iteration binning, bootstrap CI, AAI/ACLI) on numbers worked out by
+  hand, then the whole report on small fake event files.
+- A tiny real benchmark, once two of the variant scripts exist.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import PRESENT, ROOT, load
+
+VARIANTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # the paper's order, as benchmark.sh's
+PAPER_ENVS = ["Hopper-v5", "Walker2d-v5", "Humanoid-v5"]
+
+report = load("benchmark_report")
+
+
+# ==================================================================================================
+# benchmark.sh --dry-run
+# ==================================================================================================
+@pytest.fixture
+def bench_dir(tmp_path):
+    """A copy of benchmark.sh beside empty stand-ins for the four scripts, which a dry run never
+    starts, so that these tests do not depend on which scripts exist yet."""
+    shutil.copy(ROOT / "benchmark.sh", tmp_path / "benchmark.sh")
+    for variant in VARIANTS:
+        (tmp_path / f"{variant}.py").touch()
+    return tmp_path
+
+
+def run_bench(bench_dir, *args):
+    command = ["bash", str(bench_dir / "benchmark.sh"), "--out", str(bench_dir / "out"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def dry_run(bench_dir, *args):
+    """The run commands of a dry run, each as (script name, {flag: value}), in order."""
+    result = run_bench(bench_dir, "--dry-run", *args)
+    assert result.returncode == 0, result.stderr
+    out = bench_dir / "out"
+    commands = []
+    for line in result.stdout.splitlines():
+        if not line.startswith("( cd "):
+            continue
+        # ( cd OUT && OMP_NUM_THREADS=1 python SCRIPT ARGS... ) > LOG 2>&1
+        tokens = shlex.split(line)
+        assert tokens[:5] == ["(", "cd", str(out), "&&", "OMP_NUM_THREADS=1"]
+        script = Path(tokens[6])
+        assert script.parent == bench_dir
+        end = tokens.index(")")
+        assert Path(tokens[end + 2]).parent == out / "logs"
+        commands.append((script.stem, flags(tokens[7:end])))
+    return commands
+
+
+def flags(args):
+    """--name value -> {"name": "value"}, --name -> True, --no-name -> False; the last one wins,
+    as in tyro."""
+    parsed = {}
+    i = 0
+    while i < len(args):
+        assert args[i].startswith("--"), args
+        name = args[i][2:]
+        if i + 1 < len(args) and not args[i + 1].startswith("--"):
+            parsed[name] = args[i + 1]
+            i += 2
+        elif name.startswith("no-"):
+            parsed[name[3:]] = False
+            i += 1
+        else:
+            parsed[name] = True
+            i += 1
+    return parsed
+
+
+# The released configuration, spec/paper.md section 1.
+COMMON = {"num-envs": 1, "num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True}
+OPTIMIZATIONS = {"scale-reward": True, "clip-reward": True, "clip-reward-bound": 10}
+OPTIMIZATIONS |= {"clip-obs": True, "clip-obs-bound": 10, "clip-vloss-coef": 0.2}
+OPTIMIZATIONS |= {"clip-grad-norm": False}
+PPO = {"clip-coef": 0.2, "ent-coef": 0.0}
+TRPO = {"cg-iters": 10, "cg-damping": 0.1, "fisher-fraction": 0.1, "max-backtracks": 10}
+TRPO |= {"accept-ratio": 0.1}
+VARIANT_COMMON = {
+    "ppo_continuous": COMMON | PPO | OPTIMIZATIONS | {"ortho-init": True, "anneal-lr": True},
+    "ppo_m": COMMON | PPO,
+    "trpo": COMMON | TRPO,
+    "trpo_plus": COMMON | TRPO | OPTIMIZATIONS | {"anneal-lr": False},
+}
+LR, VALUE_LR, KL = "learning-rate", "value-learning-rate", "max-kl"
+VCLIP, ORTHO = "clip-vloss", "ortho-init"
+# fmt: off
+PER_ENV = {
+    ("ppo_continuous", "Hopper"):   {LR: 3e-4,   VALUE_LR: 2.5e-4, VCLIP: False},
+    ("ppo_continuous", "Walker2d"): {LR: 4e-4,   VALUE_LR: 3e-4,   VCLIP: True},
+    ("ppo_continuous", "Humanoid"): {LR: 1.5e-4, VALUE_LR: 1e-4,   VCLIP: True},
+    ("ppo_m", "Hopper"):            {LR: 1.7e-4, VALUE_LR: 4e-4},
+    ("ppo_m", "Walker2d"):          {LR: 1e-4,   VALUE_LR: 2e-4},
+    ("ppo_m", "Humanoid"):          {LR: 9e-5,   VALUE_LR: 4e-4},
+    ("trpo", "Hopper"):             {KL: 0.13,   VALUE_LR: 2e-4},
+    ("trpo", "Walker2d"):           {KL: 0.04,   VALUE_LR: 3e-4},
+    ("trpo", "Humanoid"):           {KL: 0.07,   VALUE_LR: 3e-4},
+    ("trpo_plus", "Hopper"):        {KL: 0.04,   VALUE_LR: 2e-4,   VCLIP: False, ORTHO: True},
+    ("trpo_plus", "Walker2d"):      {KL: 0.07,   VALUE_LR: 1e-4,   VCLIP: False, ORTHO: True},
+    ("trpo_plus", "Humanoid"):      {KL: 0.1,    VALUE_LR: 5e-5,   VCLIP: True,  ORTHO: False,
+                                     "gae-lambda": 0.85},
+}
+# fmt: on
+
+
+def expected_settings(variant, family):
+    return VARIANT_COMMON[variant] | {"gae-lambda": 0.95} | PER_ENV[variant, family]
+
+
+def assert_settings(got, expected):
+    for name, value in expected.items():
+        assert name in got, f"--{name} missing"
+        if isinstance(value, bool):
+            assert got[name] is value, name
+        else:
+            assert float(got[name]) == pytest.approx(value), name
+
+
+def test_dry_run_lists_every_variant_env_seed_once(bench_dir):
+    commands = dry_run(bench_dir)  # defaults: four variants, three environments, seeds 1 2 3
+    assert len(commands) == 4 * 3 * 3
+    runs = sorted((variant, got["env-id"], got["seed"]) for variant, got in commands)
+    assert runs == sorted((v, e, s) for v in VARIANTS for e in PAPER_ENVS for s in "123")
+    for variant, got in commands:
+        assert got["total-timesteps"] == "1000000"
+        assert got["exp-name"] == variant
+
+
+def test_dry_run_passes_the_released_settings(bench_dir):
+    commands = dry_run(bench_dir, "--seeds", "1")
+    assert len(commands) == 4 * 3
+    for variant, got in commands:
+        assert_settings(got, expected_settings(variant, got["env-id"].split("-")[0]))
+    # The two examples of the task, spelled as the command line spells them.
+    by_run = {(variant, got["env-id"]): got for variant, got in commands}
+    walker_ppo = by_run["ppo_continuous", "Walker2d-v5"]
+    assert (walker_ppo[LR], walker_ppo[VALUE_LR], walker_ppo[VCLIP]) == ("0.0004", "0.0003", True)
+    humanoid_trpo_plus = by_run["trpo_plus", "Humanoid-v5"]
+    assert (humanoid_trpo_plus[ORTHO], humanoid_trpo_plus[VCLIP]) == (False, True)
+    assert (humanoid_trpo_plus["gae-lambda"], humanoid_trpo_plus[KL]) == ("0.85", "0.1")
+
+
+def test_dry_run_other_env_gets_hopper_settings_and_a_note(bench_dir):
+    result = run_bench(bench_dir, "--dry-run", "--envs", "HalfCheetah-v5", "--seeds", "1")
+    assert "HalfCheetah-v5 is not one of the paper's environments" in result.stdout
+    commands = dry_run(bench_dir, "--envs", "HalfCheetah-v5", "--seeds", "1")
+    assert len(commands) == 4
+    for variant, got in commands:
+        assert got["env-id"] == "HalfCheetah-v5"
+        assert_settings(got, expected_settings(variant, "Hopper"))
+
+
+def test_dry_run_options_and_passthrough(bench_dir):
+    options = ["--variants", "trpo ppo_m", "--envs", "Walker2d-v5", "--seeds", "4,5"]
+    commands = dry_run(bench_dir, *options, "--steps", "4096", "--", "--num-steps", "1024")
+    runs = [(variant, got["seed"]) for variant, got in commands]
+    assert runs == [("trpo", "4"), ("ppo_m", "4"), ("trpo", "5"), ("ppo_m", "5")]  # as given
+    for _, got in commands:
+        assert got["total-timesteps"] == "4096"
+        assert got["num-steps"] == "1024"  # given after the released 2048, so it wins
+
+
+def test_default_variants_are_the_scripts_that_exist(bench_dir):
+    (bench_dir / "ppo_m.py").unlink()
+    (bench_dir / "trpo_plus.py").unlink()
+    commands = dry_run(bench_dir, "--seeds", "1")
+    assert sorted({variant for variant, _ in commands}) == ["ppo_continuous", "trpo"]
+    assert len(commands) == 2 * 3
+
+
+def test_dry_run_ablation_lists_the_16_combinations(bench_dir):
+    commands = dry_run(bench_dir, "--ablation", "--envs", "Walker2d-v5", "--seeds", "1 2")
+    assert len(commands) == 16 * 2
+    switches = ["clip-vloss", "scale-reward", "ortho-init", "anneal-lr"]
+    released_walker2d = {LR: 4e-4, VALUE_LR: 3e-4, "clip-reward": True}
+    combinations = set()
+    for variant, got in commands:
+        assert variant == "ppo_continuous"
+        combination = tuple(got[switch] for switch in switches)
+        combinations.add((got["seed"], combination))
+        # The name says the combination, so that the report can group the runs.
+        named = dict(zip(report.ABLATION_SWITCHES, combination, strict=True))
+        assert report.ablation_switches(got["exp-name"]) == named
+        # Everything else stays as released for Walker2d.
+        assert_settings(got, released_walker2d)
+    assert len(combinations) == 16 * 2
+
+
+def test_dry_run_marks_finished_runs(bench_dir):
+    # A .done marker holding the same command means the run finished: a real run would skip it.
+    one_run = ["--dry-run", "--variants", "trpo", "--envs", "Hopper-v5", "--seeds", "1"]
+    line = next(x for x in run_bench(bench_dir, *one_run).stdout.splitlines() if x.startswith("("))
+    tokens = shlex.split(line)
+    marker_text = shlex.join(["trpo.py", *tokens[7 : tokens.index(")")]])
+    logs = bench_dir / "out" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "Hopper-v5__trpo__1.done").write_text(marker_text + "\n")
+    assert "# finished, would be skipped: ( cd " in run_bench(bench_dir, *one_run).stdout
+    # Another step count is another run: not skipped.
+    longer = run_bench(bench_dir, *one_run, "--steps", "2000000")
+    assert "would be skipped" not in longer.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "0"], "--steps must be a positive integer"),
+        (["--jobs", "two"], "--jobs must be a positive integer"),
+        (["--variants", "ppo"], "unknown variant 'ppo'"),
+        (["--seeds", "a"], "seeds must be non-negative integers"),
+        (["--bogus"], "unknown option '--bogus'"),
+    ],
+)
+def test_bad_options_give_one_sentence(bench_dir, args, message):
+    result = run_bench(bench_dir, "--dry-run", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_missing_script_is_an_error(bench_dir):
+    (bench_dir / "trpo.py").unlink()
+    result = run_bench(bench_dir, "--dry-run", "--variants", "trpo")
+    assert result.returncode == 2 and "trpo.py does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
+    script = ROOT / f"{variant}.py"
+    if not script.exists():
+        pytest.skip(f"{variant}.py is not written yet")
+    commands = dry_run(bench_dir, "--variants", variant, "--seeds", "1")
+    if variant == "ppo_continuous":
+        commands += dry_run(bench_dir, "--ablation", "--envs", "Hopper-v5", "--seeds", "1")
+    help_run = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True)
+    for _, got in commands:
+        for name, value in got.items():
+            spelled = f"--no-{name}" if value is False else f"--{name}"
+            assert spelled in help_run.stdout, f"{variant}.py has no option {spelled}"
+
+
+# ==================================================================================================
+# The report's arithmetic, on numbers worked out by hand
+# ==================================================================================================
+def test_iteration_means_bins_episodes_by_the_iteration_they_ended_in():
+    # Batch 2048: steps 1..2048 are iteration 1, 2049..4096 iteration 2, step 6000 iteration 3.
+    steps, returns = [1, 2048, 2049, 4096, 6000], [10, 20, 30, 50, 7]
+    iterations, means = report.iteration_means(steps, returns, 2048)
+    assert iterations.tolist() == [1, 2, 3]
+    assert means.tolist() == [15.0, 40.0, 7.0]
+    # An iteration without a finished episode is absent, not zero.
+    iterations, means = report.iteration_means([100, 5000], [1.0, 2.0], 2048)
+    assert iterations.tolist() == [1, 3] and means.tolist() == [1.0, 2.0]
+
+
+def test_aggregates():
+    means = np.arange(1.0, 16.0)  # iterations 1..15
+    assert report.aggregate(means, "best") == 15.0
+    assert report.aggregate(means, "last10") == np.mean(np.arange(6.0, 16.0)) == 10.5
+    assert report.aggregate(np.array([3.0, 1.0]), "last10") == 2.0  # fewer than 10: all of them
+
+
+def test_bootstrap_ci_on_hand_worked_cases():
+    assert report.bootstrap_ci([7.0, 7.0, 7.0]) == (7.0, 7.0, 7.0)
+    # Two values 0 and 1: a resample's mean is 0, 0.5 or 1 with probability 1/4, 1/2, 1/4, so the
+    # 2.5th percentile is 0 and the 97.5th is 1.
+    assert report.bootstrap_ci([0.0, 1.0]) == (0.5, 0.0, 1.0)
+    # 0, 0, 3: a resample's mean is 3 with probability 1/27 = 3.7% > 2.5%, and 0 with 8/27.
+    assert report.bootstrap_ci([0.0, 0.0, 3.0]) == (1.0, 0.0, 3.0)
+    # Many values: close to the normal approximation, mean +- 1.96 standard errors.
+    values = np.random.default_rng(1).normal(100.0, 10.0, size=400)
+    mean, low, high = report.bootstrap_ci(values)
+    half_width = 1.96 * values.std() / np.sqrt(len(values))
+    assert low == pytest.approx(mean - half_width, abs=0.15)
+    assert high == pytest.approx(mean + half_width, abs=0.15)
+    assert report.bootstrap_ci(values) == (mean, low, high)  # a fixed RNG seed: the same every time
+
+
+def test_bootstrap_diff_ci():
+    assert report.bootstrap_diff_ci([5.0, 5.0], [2.0, 2.0, 2.0]) == (3.0, 3.0, 3.0)
+    # on: 0 and 2 (resample means 0, 1, 2); off: always 1. The difference spans -1 .. 1.
+    assert report.bootstrap_diff_ci([0.0, 2.0], [1.0]) == (0.0, -1.0, 1.0)
+
+
+def test_aai_acli_from_the_papers_means():
+    walker = {"ppo_continuous": 3292, "ppo_m": 2735, "trpo": 2791, "trpo_plus": 3050}
+    # AAI = max(|3292 - 3050|, |2735 - 2791|) = max(242, 56),
+    # ACLI = max(|3292 - 2735|, |3050 - 2791|) = max(557, 259).
+    assert report.aai_acli(walker) == (242, 557)
+    humanoid = {"ppo_continuous": 806, "ppo_m": 674, "trpo": 586, "trpo_plus": 1030}
+    assert report.aai_acli(humanoid) == (224, 444)  # as printed in the paper
+    del walker["trpo"]
+    assert report.aai_acli(walker) == (None, None)
+
+
+def test_names_and_hyperparameters():
+    parsed = report.parse_run_name("Hopper-v5__ppo_m__3__1700000000")
+    assert parsed == ("Hopper-v5", "ppo_m", 3, 1700000000)
+    assert report.parse_run_name("Hopper-v5__ppo_m__x__1700000000") is None
+    header = "|param|value|\n|-|-|\n"
+    assert report.parse_batch_size(header + "|num_steps|1024|\n|batch_size|4096|") == 4096
+    assert report.parse_batch_size(header + "|num_steps|1024|\n|num_envs|2|") == 2048
+    assert report.parse_batch_size("no table here") is None
+    assert report.env_family("Walker2d-v5") == "Walker2d"
+    switches = report.ablation_switches("ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0")
+    assert switches == {
+        "clip_vloss": True,
+        "scale_reward": False,
+        "ortho_init": True,
+        "anneal_lr": False,
+    }
+    assert report.ablation_switches("ppo_continuous") is None
+
+
+# ==================================================================================================
+# The report on fake event files
+# ==================================================================================================
+ITERATIONS = 12
+BATCH = 2048
+# (variant, seed) -> base: the mean return of iteration k is base + 2k, so the best iteration is
+# base + 24 and the last 10 iterations (3..12) average base + 15.
+BASES = {
+    ("ppo_continuous", 1): 1000,
+    ("ppo_continuous", 2): 1100,
+    ("ppo_m", 1): 800,
+    ("ppo_m", 2): 900,
+    ("trpo", 1): 700,
+    ("trpo", 2): 700,
+    ("trpo_plus", 1): 950,
+    ("trpo_plus", 2): 1050,
+}
+
+
+def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True):
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(runs / f"{env_id}__{exp_name}__{seed}__{unix_time}"))
+    if hparams:
+        table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|"
+        writer.add_text("hyperparameters", table)
+    for k in range(1, ITERATIONS + 1):
+        # Two episodes per iteration, mean base + 2k; the second ends on the iteration's last step.
+        writer.add_scalar("charts/episodic_return", base + 2 * k - 5, (k - 1) * BATCH + 500)
+        writer.add_scalar("charts/episodic_return", base + 2 * k + 5, k * BATCH)
+        writer.add_scalar("trust_region/mean_kl", 0.01 * k, k * BATCH)
+        writer.add_scalar("trust_region/max_ratio", 1 + 0.1 * k, k * BATCH)
+    writer.close()
+
+
+def table_rows(text, title_start):
+    """{row label: [cells]} of the markdown table under the heading that starts with title_start."""
+    section = text.split(f"## {title_start}")[1].split("\n## ")[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def parse_cell(cell):
+    """ "1074 [1024, 1124] (...)" -> (1074.0, 1024.0, 1124.0)"""
+    mean, interval = cell.split(" [")
+    low, high = interval.split("]")[0].split(", ")
+    return float(mean), float(low), float(high)
+
+
+def test_report_on_fake_logs(tmp_path):
+    runs = tmp_path / "runs"
+    for (variant, seed), base in BASES.items():
+        write_fake_run(runs, "Hopper-v5", variant, seed, base)
+    paper_csv = tmp_path / "table1.csv"
+    paper_csv.write_text(
+        "# a comment line\nvariant,env,mean,ci_low,ci_high\n"
+        "ppo,Hopper,2513,2391,2632\nppo_m,Hopper,2142,2008,2279\ntrpo,Hopper,2043,1948,2136\n"
+        "trpo_plus,Hopper,2466,2381,2549\nppo_noclip,Hopper,2371,2316,2424\n"
+    )
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=paper_csv))
+
+    text = (tmp_path / "out" / "table.md").read_text()
+    best = table_rows(text, "Best iteration")
+    assert best[""] == ["Hopper-v5 (ours)", "Hopper-v2 (paper)"]  # the header row
+    # PPO's seeds reach 1024 and 1124. With two values the bootstrap CI spans both.
+    assert best["PPO (`ppo_continuous`)"] == ["1074 [1024, 1124]", "2513 [2391, 2632]"]
+    assert best["PPO-M (`ppo_m`)"] == ["874 [824, 924]", "2142 [2008, 2279]"]
+    assert best["TRPO (`trpo`)"] == ["724 [724, 724]", "2043 [1948, 2136]"]
+    assert best["TRPO+ (`trpo_plus`)"] == ["1024 [974, 1074]", "2466 [2381, 2549]"]
+    # AAI = max(|1074 - 1024|, |874 - 724|) = 150, ACLI = max(|1074 - 874|, |1024 - 724|) = 300;
+    # the paper's, from its means: max(47, 99) = 99 and max(371, 423) = 423.
+    assert best["AAI"] == ["150", "99"]
+    assert best["ACLI"] == ["300", "423"]
+    assert "over 2 seeds" in text
+    last = table_rows(text, "Last 10 iterations")
+    assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115]"
+    assert last["TRPO (`trpo`)"][0] == "715 [715, 715]"
+    assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 |" in text
+    for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
+        assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_notes_and_missing_paper_table(tmp_path):
+    runs = tmp_path / "runs"
+    write_fake_run(runs, "Walker2d-v5", "my_change", 1, 100, unix_time=1700000000)
+    # A second folder of the same seed (an earlier attempt): the newest is used.
+    write_fake_run(runs, "Walker2d-v5", "my_change", 1, 300, unix_time=1700000100)
+    write_fake_run(runs, "Walker2d-v5", "my_change", 2, 200, hparams=False)
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    text = (tmp_path / "out" / "table.md").read_text()
+    best = table_rows(text, "Best iteration")
+    assert best["`my_change`"] == ["274 [224, 324]", "—"]  # seeds: 324 and 224
+    assert best["AAI"] == ["—", "—"]
+    assert "2 run folders, used the newest" in text
+    assert "no batch size in its hyperparameters, assumed 2048" in text
+    assert "The paper's numbers were not found" in text
+
+
+def test_report_of_ablation_runs(tmp_path):
+    runs = tmp_path / "runs"
+    # In this made-up world only reward scaling matters: +100 when on.
+    for combination in range(16):
+        on = [(combination >> i) & 1 for i in range(4)]
+        bits = zip(report.ABLATION_SWITCHES, on, strict=True)
+        name = "ablation_" + "_".join(f"{switch}{bit}" for switch, bit in bits)
+        write_fake_run(runs, "Humanoid-v5", name, 1, 500 + 100 * on[1])
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    assert not (tmp_path / "out" / "table.md").exists()
+    effects = table_rows((tmp_path / "out" / "ablation.md").read_text(), "Best iteration")
+    assert effects["`--scale-reward`"] == ["100 [100, 100] (8 on, 8 off)"]
+    # Value clipping changes nothing here: an effect of 0, with a CI on both sides of it.
+    mean, low, high = parse_cell(effects["`--clip-vloss`"][0])
+    assert mean == 0 and low < 0 < high
+    assert (tmp_path / "out" / "ablation_Humanoid-v5.png").exists()
+
+
+def test_report_without_runs_says_so(tmp_path):
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(SystemExit, match="no run in"):
+        report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
+
+
+# ==================================================================================================
+# A tiny real benchmark
+# ==================================================================================================
+@pytest.mark.skipif(len(PRESENT) < 2, reason="needs two variant scripts, not written yet")
+def test_tiny_real_benchmark(tmp_path):
+    variants = [v for v in VARIANTS if v in PRESENT][:2]
+    # Two variants x two seeds, 4 iterations of 1024 steps each, two runs at a time.
+    command = ["bash", str(ROOT / "benchmark.sh"), "--variants", " ".join(variants)]
+    command += ["--envs", "Hopper-v5", "--seeds", "1 2", "--steps", "4096", "--jobs", "2"]
+    command += ["--out", str(tmp_path / "out"), "--", "--num-steps", "1024"]
+    env = os.environ | {"PYTHON": sys.executable}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = tmp_path / "out"
+    assert len(list((out / "logs").glob("*.done"))) == 4
+    best = table_rows((out / "table.md").read_text(), "Best iteration")
+    for variant in variants:
+        mean, low, high = parse_cell(best[f"{report.VARIANT_LABELS[variant]} (`{variant}`)"][0])
+        assert low <= mean <= high
+    assert (out / "curves_Hopper-v5.png").exists() and (out / "trust_region_Hopper-v5.png").exists()
+    # Started again, it skips the finished runs and only writes the report again.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert again.returncode == 0 and "started 0, skipped 4" in again.stdout
