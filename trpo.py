@@ -75,9 +75,9 @@ class Args:
     # The released code hard-codes tanh and has observation normalization on in all four variants, PPO-M and
     # TRPO included, so the minimal variants keep both; the other seven are absent from this file.
     norm_obs: bool = True
-    """6: normalize observations by their running mean and std (on in every released variant)"""
+    """optimization 6: normalize observations by their running mean and std (on in every released variant)"""
     tanh: bool = True
-    """8: tanh activations in both networks (on in every released variant); off: ReLU"""
+    """optimization 8: tanh activations in both networks (on in every released variant); off: ReLU"""
 
     # --- TRPO policy update ---
     max_kl: float = 0.13

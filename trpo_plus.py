@@ -73,31 +73,31 @@ class Args:
 
     # --- code-level optimizations (paper section 3); defaults as in the released Hopper TRPO+ config ---
     clip_vloss: bool = False
-    """1: clip the value prediction to within --clip-vloss-coef of the old one (released: Walker2d, Humanoid)"""
+    """optimization 1: keep the new value within --clip-vloss-coef of the old one (released: Walker2d, Humanoid)"""
     clip_vloss_coef: float = 0.2
-    """1: the value clipping range, absolute, in units of the (scaled) reward"""
+    """optimization 1: the value clipping range, absolute, in units of the (scaled) reward"""
     scale_reward: bool = True
-    """2: divide rewards by the running std of the discounted return (no centring)"""
+    """optimization 2: divide rewards by the running std of the discounted return (no centring)"""
     ortho_init: bool = True
-    """3: orthogonal init with layer scaling; off: Xavier-uniform init of every weight, as in PPO-M"""
+    """optimization 3: orthogonal init with layer scaling; off: Xavier-uniform init of every weight, as in PPO-M"""
     anneal_lr: bool = False
-    """4: anneal the value net's Adam learning rate linearly to 0 over the run (off as released for TRPO+)"""
+    """optimization 4: anneal the value net's learning rate linearly to 0 (off as released for TRPO+)"""
     clip_reward: bool = True
-    """5: clip the (scaled) reward to [-b, b] with b = --clip-reward-bound"""
+    """optimization 5: clip the (scaled) reward to [-b, b] with b = --clip-reward-bound"""
     clip_reward_bound: float = 10.0
-    """5: the reward clipping bound b"""
+    """optimization 5: the reward clipping bound b"""
     norm_obs: bool = True
-    """6: normalize observations by their running mean and std (on in every released variant)"""
+    """optimization 6: normalize observations by their running mean and std (on in every released variant)"""
     clip_obs: bool = True
-    """7: clip the normalized observation to [-b, b] with b = --clip-obs-bound"""
+    """optimization 7: clip the normalized observation to [-b, b] with b = --clip-obs-bound"""
     clip_obs_bound: float = 10.0
-    """7: the observation clipping bound b"""
+    """optimization 7: the observation clipping bound b"""
     tanh: bool = True
-    """8: tanh activations in both networks (on in every released variant); off: ReLU"""
+    """optimization 8: tanh activations in both networks (on in every released variant); off: ReLU"""
     clip_grad_norm: bool = False
-    """9: clip the global gradient norm of the value net to --max-grad-norm (off: released TRPO+ ignores it)"""
+    """optimization 9: clip the value net's global gradient norm to --max-grad-norm (released TRPO+: off)"""
     max_grad_norm: float = 0.5
-    """9: the gradient-norm bound (0.5 in the paper's description)"""
+    """optimization 9: the gradient-norm bound (0.5 in the paper's description)"""
 
     # --- TRPO policy update ---
     max_kl: float = 0.04
