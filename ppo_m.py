@@ -39,7 +39,7 @@ class Args:
     seed: int = 1
     """seed of python, numpy, torch and the environments"""
     torch_deterministic: bool = True
-    """if toggled, torch picks deterministic algorithms (`torch.backends.cudnn.deterministic`)"""
+    """sets `torch.backends.cudnn.deterministic` (on one CPU thread the runs are deterministic anyway)"""
     save_model: bool = False
     """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
     eval_episodes: int = 10
@@ -259,9 +259,9 @@ if __name__ == "__main__":
     args = tyro.cli(Args)
     torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs do not fight for cores
 
+    if args.eval_episodes <= 0:
+        fail(f"--eval-episodes must be positive, got {args.eval_episodes}")
     if args.eval_checkpoint is not None:
-        if args.eval_episodes <= 0:
-            fail(f"--eval-episodes must be positive, got {args.eval_episodes}")
         checkpoint = load_checkpoint(args.eval_checkpoint)
         try:
             returns = evaluate(checkpoint, args.eval_episodes, args.seed)

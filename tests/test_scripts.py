@@ -74,6 +74,7 @@ def bad_inputs(variant):
         "negative step count": (["--num-steps", "-5"], "num-steps"),
         "negative step size": (step_size, step_size[0]),
         "zero value learning rate": (["--value-learning-rate", "0"], "value-learning-rate"),
+        "no evaluation episodes": (["--save-model", "--eval-episodes", "0"], "eval-episodes"),
         "missing checkpoint": (["--eval-checkpoint", "nowhere.pt"], "nowhere.pt"),
         "corrupt checkpoint": (["--eval-checkpoint", "corrupt.pt"], "corrupt.pt"),
     }
