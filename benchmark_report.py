@@ -147,10 +147,14 @@ def parse_run_name(name):
     return parts[0], "__".join(parts[1:-2]), int(parts[-2]), int(parts[-1])
 
 
+def parse_hparams(hparams_text):
+    """{key: value text} from the scripts' markdown table of hyperparameters (`|key|value|` rows)."""
+    return dict(re.findall(r"^\|\s*(\w+)\s*\|\s*([^|]*?)\s*\|$", hparams_text, flags=re.MULTILINE))
+
+
 def parse_batch_size(hparams_text):
-    """The batch size from the scripts' markdown table of hyperparameters (`|key|value|` rows)."""
-    rows = re.findall(r"^\|\s*(\w+)\s*\|\s*([^|]*?)\s*\|$", hparams_text, flags=re.MULTILINE)
-    values = dict(rows)
+    """The batch size from the scripts' markdown table of hyperparameters."""
+    values = parse_hparams(hparams_text)
     if values.get("batch_size", "").isdigit() and int(values["batch_size"]) > 0:
         return int(values["batch_size"])
     if values.get("num_steps", "").isdigit() and values.get("num_envs", "").isdigit():
@@ -187,6 +191,8 @@ class Run:
     iterations: np.ndarray  # the iterations that had finished episodes ...
     iteration_returns: np.ndarray  # ... and the mean return of those episodes
     trust_region: dict = field(default_factory=dict)  # tag -> (iterations, values)
+    max_kl: float | None = None  # the TRPO variants' KL bound, from the hyperparameters
+    line_search: dict = field(default_factory=dict)  # TRPO: tag -> values, one per iteration
 
 
 def load_run(path, env_id, exp_name, seed):
@@ -194,10 +200,13 @@ def load_run(path, env_id, exp_name, seed):
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
-    batch_size = None
+    batch_size, max_kl = None, None
     if "hyperparameters/text_summary" in tags["tensors"]:
         text = events.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0]
-        batch_size = parse_batch_size(text.decode("utf-8", errors="replace"))
+        text = text.decode("utf-8", errors="replace")
+        batch_size = parse_batch_size(text)
+        if "max_kl" in parse_hparams(text):
+            max_kl = float(parse_hparams(text)["max_kl"])
     assumed = batch_size is None
     batch_size = batch_size or DEFAULT_BATCH_SIZE
 
@@ -213,7 +222,10 @@ def load_run(path, env_id, exp_name, seed):
         if len(steps):
             # Logged once per iteration, at its last global step k * batch_size.
             trust_region[tag] = (-(-steps // batch_size), values)
-    return Run(env_id, exp_name, seed, path, batch_size, assumed, iterations, returns, trust_region)
+    line_search = {tag: scalars(tag)[1] for tag in ("trpo/accepted", "trpo/kl_after_step") if tag in tags["scalars"]}
+    return Run(
+        env_id, exp_name, seed, path, batch_size, assumed, iterations, returns, trust_region, max_kl, line_search
+    )
 
 
 def load_runs(runs_dir, notes):
@@ -339,18 +351,45 @@ def results_table(runs, kind, paper):
     return title + "\n\n" + "\n".join(lines) + "\n"
 
 
+def trust_region_summary(run):
+    """Per run, over training: the largest max ratio, the mean of the mean KL, and for TRPO the
+    iterations whose line search gave up and the largest KL after an accepted step (with the bound)."""
+    max_ratio = run.trust_region.get("trust_region/max_ratio", (None, np.array([])))[1]
+    mean_kl = run.trust_region.get("trust_region/mean_kl", (None, np.array([])))[1]
+    summary = {
+        "max_ratio": max_ratio.max() if len(max_ratio) else np.nan,
+        "mean_kl": mean_kl.mean() if len(mean_kl) else np.nan,
+    }
+    if "trpo/accepted" in run.line_search:
+        accepted = run.line_search["trpo/accepted"] > 0.5
+        kl_after = run.line_search["trpo/kl_after_step"][accepted]
+        summary["gave_up"] = int((~accepted).sum())
+        summary["max_kl_accepted"] = kl_after.max() if len(kl_after) else np.nan
+    return summary
+
+
 def per_run_table(runs):
     lines = [
-        "| environment | variant | seed | iterations | batch size | best iteration | last 10 |",
-        "|---|---|---|---|---|---|---|",
+        "| environment | variant | seed | iterations | batch size | best iteration | last 10 "
+        "| largest max ratio | mean of mean KL | line search gave up | largest KL of a step taken (bound) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     envs = order_envs(r.env_id for r in runs)
     for run in sorted(runs, key=lambda r: (envs.index(r.env_id), r.exp_name, r.seed)):
         best = aggregate(run.iteration_returns, "best")
         last = aggregate(run.iteration_returns, "last10")
+        tr = trust_region_summary(run)
+        trpo = ("—", "—")
+        if "gave_up" in tr:
+            bound = f" ({run.max_kl:g})" if run.max_kl is not None else ""
+            trpo = (
+                f"{tr['gave_up']} of {len(run.line_search['trpo/accepted'])}",
+                f"{tr['max_kl_accepted']:.4f}{bound}",
+            )
         lines.append(
             f"| {run.env_id} | `{run.exp_name}` | {run.seed} | {run.iterations[-1]} "
-            f"| {run.batch_size} | {number(best)} | {number(last)} |"
+            f"| {run.batch_size} | {number(best)} | {number(last)} "
+            f"| {tr['max_ratio']:.2f} | {tr['mean_kl']:.4f} | {trpo[0]} | {trpo[1]} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -348,8 +348,9 @@ def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hpa
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(runs / f"{env_id}__{exp_name}__{seed}__{unix_time}"))
+    trpo = exp_name.startswith("trpo")
     if hparams:
-        table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|"
+        table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|" + ("\n|max_kl|0.02|" if trpo else "")
         writer.add_text("hyperparameters", table)
     for k in range(1, ITERATIONS + 1):
         # Two episodes per iteration, mean base + 2k; the second ends on the iteration's last step.
@@ -357,6 +358,10 @@ def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hpa
         writer.add_scalar("charts/episodic_return", base + 2 * k + 5, k * BATCH)
         writer.add_scalar("trust_region/mean_kl", 0.01 * k, k * BATCH)
         writer.add_scalar("trust_region/max_ratio", 1 + 0.1 * k, k * BATCH)
+        if trpo:  # the line search gives up in iterations 3 and 7; a step taken has KL 0.001 k
+            accepted = k not in (3, 7)
+            writer.add_scalar("trpo/accepted", float(accepted), k * BATCH)
+            writer.add_scalar("trpo/kl_after_step", 0.001 * k if accepted else 0.0, k * BATCH)
     writer.close()
 
 
@@ -406,7 +411,10 @@ def test_report_on_fake_logs(tmp_path):
     last = table_rows(text, "Last 10 iterations")
     assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115]"
     assert last["TRPO (`trpo`)"][0] == "715 [715, 715]"
-    assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 |" in text
+    # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's line
+    # search gave up twice, and its largest KL after a step taken is 0.012, under the bound 0.02.
+    assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |" in text
+    assert "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 (0.02) |" in text
     for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
