@@ -114,7 +114,7 @@ def fail(message: str, code: int = 2):
 class RunningMeanStd:
     """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
     formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
-    the released code: the first scaled reward is then +-1 and the first normalized observation 0."""
+    the released code (so the first normalized observation is 0)."""
 
     def __init__(self, shape=()):
         self.count = 0

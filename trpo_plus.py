@@ -134,7 +134,7 @@ def fail(message: str, code: int = 2):
 class RunningMeanStd:
     """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
     formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
-    the released code: the first scaled reward is then +-1 and the first normalized observation 0."""
+    the released code (so the first normalized observation is 0)."""
 
     def __init__(self, shape=()):
         self.count = 0
@@ -162,7 +162,7 @@ class RunningMeanStd:
 # Optimization 2 (reward scaling): the released code divides each reward by the running std of the
 # discounted return R <- gamma * R + r, without subtracting a mean, so rewards keep their sign and the
 # value targets stay O(1) whatever the environment's reward scale. R restarts at 0 when an episode ends;
-# its statistics are never reset.
+# its statistics are never reset. (The first reward is divided by |R| = |r| itself: it becomes +-1.)
 class RewardScaler:
     def __init__(self, num_envs: int, gamma: float):
         self.gamma = gamma
