@@ -618,6 +618,7 @@ if __name__ == "__main__":
         pg_loss = -trpo_stats["surrogate"]
         with torch.no_grad():
             entropy = actor(b_obs[:1]).entropy().sum().item()  # state-independent: the log-std alone sets it
+        # TRPO has no policy learning rate; charts/learning_rate is the value net's.
         writer.add_scalar("charts/learning_rate", critic_optimizer.param_groups[0]["lr"], global_step)
         writer.add_scalar("losses/policy_loss", pg_loss, global_step)
         writer.add_scalar("losses/entropy", entropy, global_step)
