@@ -193,6 +193,17 @@ class Run:
     trust_region: dict = field(default_factory=dict)  # tag -> (iterations, values)
     max_kl: float | None = None  # the TRPO variants' KL bound, from the hyperparameters
     line_search: dict = field(default_factory=dict)  # TRPO: tag -> values, one per iteration
+    planned_iterations: int | None = None  # from the hyperparameters; None if they are missing
+
+    @property
+    def done_iterations(self):
+        """Iterations logged so far (the trust-region tags are logged once per iteration)."""
+        steps = self.trust_region.get("trust_region/mean_kl", (None, []))[0]
+        return len(steps) if len(steps) else int(self.iterations[-1])
+
+    @property
+    def complete(self):
+        return self.planned_iterations is None or self.done_iterations >= self.planned_iterations
 
 
 def load_run(path, env_id, exp_name, seed):
@@ -200,13 +211,16 @@ def load_run(path, env_id, exp_name, seed):
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
-    batch_size, max_kl = None, None
+    batch_size, max_kl, planned = None, None, None
     if "hyperparameters/text_summary" in tags["tensors"]:
         text = events.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0]
         text = text.decode("utf-8", errors="replace")
         batch_size = parse_batch_size(text)
-        if "max_kl" in parse_hparams(text):
-            max_kl = float(parse_hparams(text)["max_kl"])
+        hparams = parse_hparams(text)
+        if "max_kl" in hparams:
+            max_kl = float(hparams["max_kl"])
+        if hparams.get("num_iterations", "").isdigit():
+            planned = int(hparams["num_iterations"])
     assumed = batch_size is None
     batch_size = batch_size or DEFAULT_BATCH_SIZE
 
@@ -224,7 +238,18 @@ def load_run(path, env_id, exp_name, seed):
             trust_region[tag] = (-(-steps // batch_size), values)
     line_search = {tag: scalars(tag)[1] for tag in ("trpo/accepted", "trpo/kl_after_step") if tag in tags["scalars"]}
     return Run(
-        env_id, exp_name, seed, path, batch_size, assumed, iterations, returns, trust_region, max_kl, line_search
+        env_id,
+        exp_name,
+        seed,
+        path,
+        batch_size,
+        assumed,
+        iterations,
+        returns,
+        trust_region,
+        max_kl,
+        line_search,
+        planned,
     )
 
 
@@ -387,7 +412,8 @@ def per_run_table(runs):
                 f"{tr['max_kl_accepted']:.4f}{bound}",
             )
         lines.append(
-            f"| {run.env_id} | `{run.exp_name}` | {run.seed} | {run.iterations[-1]} "
+            f"| {run.env_id} | `{run.exp_name}` | {run.seed} "
+            f"| {run.done_iterations}{'' if run.complete else f' of {run.planned_iterations}'} "
             f"| {run.batch_size} | {number(best)} | {number(last)} "
             f"| {tr['max_ratio']:.2f} | {tr['mean_kl']:.4f} | {trpo[0]} | {trpo[1]} |"
         )
@@ -413,8 +439,15 @@ def write_table_md(runs, paper, notes, path):
         )
     else:
         parts.append("The paper's numbers were not found, so their columns are empty.\n")
+    complete = [run for run in runs if run.complete]
+    for run in runs:
+        if not run.complete:
+            notes.append(
+                f"`{run.path.name}` has {run.done_iterations} of {run.planned_iterations} iterations "
+                "(still running, or stopped): in the per-run table and the plots, not in the tables above"
+            )
     for kind in AGGREGATES:
-        parts.append(results_table(runs, kind, paper))
+        parts.append(results_table(complete, kind, paper) if complete else "No run has finished yet.\n")
     parts.append("## Per run\n\n" + per_run_table(runs))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")

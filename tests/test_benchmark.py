@@ -344,13 +344,14 @@ BASES = {
 }
 
 
-def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True):
+def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True, planned=None):
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(runs / f"{env_id}__{exp_name}__{seed}__{unix_time}"))
     trpo = exp_name.startswith("trpo")
     if hparams:
         table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|" + ("\n|max_kl|0.02|" if trpo else "")
+        table += f"\n|num_iterations|{planned}|" if planned else ""
         writer.add_text("hyperparameters", table)
     for k in range(1, ITERATIONS + 1):
         # Two episodes per iteration, mean base + 2k; the second ends on the iteration's last step.
@@ -433,6 +434,17 @@ def test_report_notes_and_missing_paper_table(tmp_path):
     assert "2 run folders, used the newest" in text
     assert "no batch size in its hyperparameters, assumed 2048" in text
     assert "The paper's numbers were not found" in text
+
+
+def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
+    runs = tmp_path / "runs"
+    write_fake_run(runs, "Hopper-v5", "ppo_continuous", 1, 1000, planned=ITERATIONS)
+    write_fake_run(runs, "Hopper-v5", "ppo_continuous", 2, 5000, planned=2 * ITERATIONS)  # half done
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    text = (tmp_path / "out" / "table.md").read_text()
+    assert table_rows(text, "Best iteration")["PPO (`ppo_continuous`)"][0] == "1024 [1024, 1024]"  # seed 1 only
+    assert f"| Hopper-v5 | `ppo_continuous` | 2 | {ITERATIONS} of {2 * ITERATIONS} | 2048 |" in text
+    assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
 
 def test_report_of_ablation_runs(tmp_path):
