@@ -108,7 +108,7 @@ def fail(message: str, code: int = 2):
 class RunningMeanStd:
     """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
     formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
-    the released code (so the first normalized observation is 0)."""
+    the released code (so with one env the first normalized observation is 0)."""
 
     def __init__(self, shape=()):
         self.count = 0
@@ -229,6 +229,8 @@ def load_checkpoint(path: str) -> dict:
 def evaluate(checkpoint: dict, eval_episodes: int, seed: int) -> list[float]:
     """Raw episodic returns of the deterministic (mean) policy, with the checkpoint's observation
     statistics frozen: the policy sees exactly the inputs it was trained on."""
+    if set(checkpoint["args"]) != set(asdict(Args())):
+        raise KeyError("args")  # another variant's checkpoint: its observation pipeline may differ
     args = Args(**checkpoint["args"])
     env = gym.make(args.env_id)
     actor = Actor(env.observation_space.shape[0], env.action_space.shape[0], args)
@@ -266,7 +268,9 @@ if __name__ == "__main__":
         try:
             returns = evaluate(checkpoint, args.eval_episodes, args.seed)
         except (KeyError, TypeError, RuntimeError) as e:
-            fail(f"{args.eval_checkpoint} does not hold this script's checkpoint ({type(e).__name__})")
+            fail(f"{args.eval_checkpoint} does not hold a checkpoint of this script ({type(e).__name__} {e})")
+        except gym.error.Error as e:
+            fail(f"cannot make the checkpoint's environment: {e}")
         writer = SummaryWriter(os.path.dirname(os.path.abspath(args.eval_checkpoint)))
         for i, episodic_return in enumerate(returns):
             writer.add_scalar("eval/episodic_return", episodic_return, i)
@@ -280,6 +284,10 @@ if __name__ == "__main__":
     for name in ("value_learning_rate", "learning_rate"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if not 0 <= args.seed < 2**32:
+        fail(f"--seed must be in [0, 2**32), got {args.seed}")
+    if not args.adam_eps >= 0:
+        fail(f"--adam-eps must be non-negative, got {args.adam_eps}")
     args.batch_size = args.num_envs * args.num_steps
     if args.batch_size % args.num_minibatches != 0:
         fail(
@@ -287,6 +295,8 @@ if __name__ == "__main__":
             f"--num-minibatches {args.num_minibatches} equal minibatches"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
+    if args.minibatch_size < 2:
+        fail(f"minibatches of {args.minibatch_size} sample are too small: advantages are normalized by their std")
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
@@ -519,5 +529,5 @@ if __name__ == "__main__":
         print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
     envs.close()
     writer.close()
-    if stop_requested:
+    if global_step < args.num_iterations * args.batch_size:
         sys.exit(130)  # the shell's code for Ctrl-C: the run was saved, but it did not finish

@@ -83,13 +83,13 @@ class Args:
     max_kl: float = 0.13
     """the trust region: the bound delta on the mean KL(pi_old || pi_new) over the batch"""
     cg_iters: int = 10
-    """conjugate-gradient iterations, always all of them, from x = 0"""
+    """conjugate-gradient iterations from x = 0, all of them unless the residual vanishes (as released)"""
     cg_damping: float = 0.1
     """damping added to the Fisher matrix: products are (F + damping * I) v"""
     fisher_fraction: float = 0.1
     """fraction of the batch's states (drawn anew each iteration) on which the Fisher products are taken"""
     max_backtracks: int = 10
-    """line-search halvings of the step before giving up and leaving the policy unchanged"""
+    """step sizes the line search tries (the full step, then halved each time) before it gives up"""
     accept_ratio: float = 0.1
     """accept a step when the surrogate rose by more than this fraction of the expected improvement"""
 
@@ -114,7 +114,7 @@ def fail(message: str, code: int = 2):
 class RunningMeanStd:
     """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
     formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
-    the released code (so the first normalized observation is 0)."""
+    the released code (so with one env the first normalized observation is 0)."""
 
     def __init__(self, shape=()):
         self.count = 0
@@ -221,8 +221,8 @@ def flat_grad(output, params, **kwargs) -> torch.Tensor:
 
 def conjugate_gradient(Avp, b: torch.Tensor, iters: int, residual_tol: float = 1e-10) -> torch.Tensor:
     """Solve A x = b for a symmetric positive-definite A known only through the product Avp(v) = A v.
-    Starts from x = 0 and runs `iters` iterations, as released; residual_tol only guards against dividing
-    by zero once a small system is solved exactly."""
+    Starts from x = 0 and runs `iters` iterations, as released; residual_tol is not a stopping rule (at 1e-10
+    it never triggers on a policy) but a guard against dividing by zero once a small system is solved."""
     x = torch.zeros_like(b)
     r = b.clone()  # the residual b - A x
     p = b.clone()  # the search direction, A-conjugate to the previous ones
@@ -257,7 +257,7 @@ def fisher_vector_product(actor: Actor, obs: torch.Tensor, damping: float):
 
 
 def line_search(actor: Actor, surrogate_and_kl, full_step, expected_improvement, args: Args):
-    """Backtracking line search along full_step, halving it up to max_backtracks times. A step is taken
+    """Backtracking line search along full_step: tries 2^-i full_step for i < max_backtracks. A step is taken
     only if the surrogate rose, by more than accept_ratio of the improvement the linear model expects,
     and the mean KL is within max_kl; otherwise the old parameters are restored (a zero step), as
     released. Returns (accepted, steps tried, actual improvement, KL after the step)."""
@@ -327,6 +327,8 @@ def load_checkpoint(path: str) -> dict:
 def evaluate(checkpoint: dict, eval_episodes: int, seed: int) -> list[float]:
     """Raw episodic returns of the deterministic (mean) policy, with the checkpoint's observation
     statistics frozen: the policy sees exactly the inputs it was trained on."""
+    if set(checkpoint["args"]) != set(asdict(Args())):
+        raise KeyError("args")  # another variant's checkpoint: its observation pipeline may differ
     args = Args(**checkpoint["args"])
     env = gym.make(args.env_id)
     actor = Actor(env.observation_space.shape[0], env.action_space.shape[0], args)
@@ -364,7 +366,9 @@ if __name__ == "__main__":
         try:
             returns = evaluate(checkpoint, args.eval_episodes, args.seed)
         except (KeyError, TypeError, RuntimeError) as e:
-            fail(f"{args.eval_checkpoint} does not hold this script's checkpoint ({type(e).__name__})")
+            fail(f"{args.eval_checkpoint} does not hold a checkpoint of this script ({type(e).__name__} {e})")
+        except gym.error.Error as e:
+            fail(f"cannot make the checkpoint's environment: {e}")
         writer = SummaryWriter(os.path.dirname(os.path.abspath(args.eval_checkpoint)))
         for i, episodic_return in enumerate(returns):
             writer.add_scalar("eval/episodic_return", episodic_return, i)
@@ -377,9 +381,15 @@ if __name__ == "__main__":
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if not 0 < args.fisher_fraction <= 1:
         fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
+    if not (args.cg_damping >= 0 and args.accept_ratio >= 0):
+        fail(f"--cg-damping and --accept-ratio must be non-negative, got {args.cg_damping}, {args.accept_ratio}")
     for name in ("value_learning_rate", "max_kl", "cg_iters", "max_backtracks"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if not 0 <= args.seed < 2**32:
+        fail(f"--seed must be in [0, 2**32), got {args.seed}")
+    if not args.adam_eps >= 0:
+        fail(f"--adam-eps must be non-negative, got {args.adam_eps}")
     args.batch_size = args.num_envs * args.num_steps
     if args.batch_size % args.num_minibatches != 0:
         fail(
@@ -387,6 +397,8 @@ if __name__ == "__main__":
             f"--num-minibatches {args.num_minibatches} equal minibatches"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
+    if args.minibatch_size < 2:
+        fail(f"minibatches of {args.minibatch_size} sample are too small: advantages are normalized by their std")
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
@@ -607,5 +619,5 @@ if __name__ == "__main__":
         print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
     envs.close()
     writer.close()
-    if stop_requested:
+    if global_step < args.num_iterations * args.batch_size:
         sys.exit(130)  # the shell's code for Ctrl-C: the run was saved, but it did not finish

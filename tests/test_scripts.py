@@ -72,6 +72,8 @@ def bad_inputs(variant):
         "indivisible batch": (["--num-steps", "100", "--num-minibatches", "32"], "num-minibatches"),
         "no steps": (["--total-timesteps", "0"], "total-timesteps"),
         "negative step count": (["--num-steps", "-5"], "num-steps"),
+        "one-sample minibatches": (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample"),
+        "negative seed": (["--seed", "-1"], "seed"),
         "negative step size": (step_size, step_size[0]),
         "zero value learning rate": (["--value-learning-rate", "0"], "value-learning-rate"),
         "no evaluation episodes": (["--save-model", "--eval-episodes", "0"], "eval-episodes"),
@@ -111,6 +113,11 @@ def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
     result = run_script(variant, "--eval-checkpoint", str(path), "--eval-episodes", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "eval: 3 episodes" in result.stdout
+    # Another variant refuses it: its observation pipeline (clipping, say) may differ from the one trained on.
+    other = {"ppo_m": "ppo_continuous", "ppo_continuous": "ppo_m", "trpo": "trpo_plus", "trpo_plus": "trpo"}[variant]
+    refused = run_script(other, "--eval-checkpoint", str(path), cwd=tmp_path)
+    assert refused.returncode == 2 and "does not hold a checkpoint of this script" in refused.stderr
+    assert "Traceback" not in refused.stderr
     module = load(variant)
     returns = module.evaluate(checkpoint, 3, seed=1)
     assert returns == module.evaluate(checkpoint, 3, seed=1)  # deterministic policy, fixed env seed

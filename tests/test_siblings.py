@@ -131,7 +131,15 @@ def test_both_pairs_add_the_same_optimization_lines():
 
 @pytest.mark.parametrize("ppo,trpo", PAIRS_PPO_TRPO)
 def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
-    allowed_words = ("actor_optimizer", "learning_rate", "max_kl", "fisher_fraction", "cg_iters", "max_backtracks")
+    allowed_words = (
+        "actor_optimizer",
+        "learning_rate",
+        "max_kl",
+        "fisher_fraction",
+        "cg_iters",
+        "cg_damping",
+        "max_backtracks",
+    )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
     for name, text in texts.items():
