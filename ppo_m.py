@@ -358,7 +358,7 @@ if __name__ == "__main__":
 
     global_step = 0
     start_time = time.time()
-    episode_return = np.zeros(args.num_envs)  # raw environment reward, whatever the scaling does
+    episode_return = np.zeros(args.num_envs)  # the raw environment reward, never a scaled one
     episode_length = np.zeros(args.num_envs, dtype=np.int64)
     latest_return = float("nan")
     next_obs_raw, _ = envs.reset(seed=args.seed)
