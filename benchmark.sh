@@ -7,16 +7,27 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python}"
-ALL_VARIANTS=(ppo_continuous ppo_m trpo trpo_plus)
+ALL_VARIANTS=(ppo_continuous ppo_m trpo trpo_plus ppo_noclip)
 
-# Defaults: the paper's three environments, 3 seeds, 1M steps (the paper's 488 iterations x 2048
-# steps, rounded), one job per core.
+# The script each variant runs: PPO-NoClip is ppo_continuous.py with other settings.
+script_of() {
+  case "$1" in
+    ppo_noclip) echo ppo_continuous ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Defaults: the paper's three environments in gymnasium's -v4 versions (the models of the paper's gym
+# -v2 on the new bindings), 3 seeds, 1M steps (the paper's 488 iterations x 2048 steps, rounded), one
+# job per core, into a folder that git ignores (the committed results in benchmark_results/ change
+# only when --out names them).
 VARIANTS=()
-ENVS=(Hopper-v5 Walker2d-v5 Humanoid-v5)
+ENVS=(Hopper-v4 Walker2d-v4 Humanoid-v4)
 SEEDS=(1 2 3)
 STEPS=1000000
 JOBS="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
-OUT=benchmark_results
+OUT=benchmark_runs
+TIME_LIMIT_TERMINATES=0
 DRY_RUN=0
 REPORT_ONLY=0
 ABLATION=0
@@ -27,19 +38,26 @@ usage() {
 Usage: ./benchmark.sh [options] [-- extra arguments passed to every run]
 
 Runs each variant on each environment and seed with the paper's released configuration for that
-environment (../shared/spec/paper.md, section 1), then writes the report (benchmark_report.py):
-table.md in the layout of the paper's Table 1, learning curves and trust-region figures.
+environment (written out in this file), then writes the report (benchmark_report.py):
+table.md in the layout of the paper's Tables 1 and 2, learning curves and trust-region figures.
 
 Options:
-  --variants "A B"  variants to run (default: those of ppo_continuous ppo_m trpo trpo_plus whose
-                    script exists beside this file)
-  --envs "A B"      gymnasium environment ids (default: Hopper-v5 Walker2d-v5 Humanoid-v5); an
-                    environment that is not one of the paper's three gets the Hopper settings
+  --variants "A B"  variants to run (default: those of ppo_continuous ppo_m trpo trpo_plus
+                    ppo_noclip whose script exists beside this file; ppo_noclip, the paper's
+                    Table 2, is ppo_continuous.py with the surrogate clipping off)
+  --envs "A B"      gymnasium environment ids (default: Hopper-v4 Walker2d-v4 Humanoid-v4, the
+                    paper's models; -v5 are today's); an environment that is not one of the
+                    paper's three gets the Hopper settings
   --seeds "1 2"     seeds (default: 1 2 3)
   --steps N         environment steps per run (default: 1000000)
   --jobs N          runs in parallel, each on one thread (default: the number of cores)
-  --out DIR         output folder: runs/ (TensorBoard), logs/, table.md, *.png
-                    (default: benchmark_results)
+  --out DIR         output folder: runs/ (TensorBoard), logs/, records/, table.md, *.png
+                    (default: benchmark_runs, which git ignores; the committed results are in
+                    benchmark_results, and only --out benchmark_results writes there)
+  --time-limit-as-termination
+                    treat the 1000-step time limit as a termination, as the released code
+                    does, instead of bootstrapping the cut episode; the runs are named
+                    VARIANT_tlterm, so they sit beside the default ones
   --dry-run         print every command, run nothing
   --report-only     run no training, only the report on the logs already in DIR/runs
   --ablation        the paper's Fig. 1 instead of Table 1: ppo_continuous with all 16 on/off
@@ -94,6 +112,7 @@ while (($#)); do
     --dry-run) DRY_RUN=1 && shift ;;
     --report-only) REPORT_ONLY=1 && shift ;;
     --ablation) ABLATION=1 && shift ;;
+    --time-limit-as-termination) TIME_LIMIT_TERMINATES=1 && shift ;;
     -h | --help) usage && exit 0 ;;
     --) shift && EXTRA_ARGS=("$@") && break ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -111,10 +130,11 @@ done
 
 if ((ABLATION)); then
   ((${#VARIANTS[@]} == 0)) || die "--ablation always runs ppo_continuous; leave out --variants"
+  ((!TIME_LIMIT_TERMINATES)) || die "--time-limit-as-termination is for the Table 1 runs, not --ablation"
   VARIANTS=(ppo_continuous)
 elif ((${#VARIANTS[@]} == 0)); then
   for variant in "${ALL_VARIANTS[@]}"; do
-    if [[ -f "$SCRIPT_DIR/$variant.py" ]]; then VARIANTS+=("$variant"); fi
+    if [[ -f "$SCRIPT_DIR/$(script_of "$variant").py" ]]; then VARIANTS+=("$variant"); fi
   done
   ((${#VARIANTS[@]})) || ((REPORT_ONLY)) ||
     die "none of ${ALL_VARIANTS[*]} exists in $SCRIPT_DIR yet"
@@ -122,8 +142,8 @@ fi
 for variant in "${VARIANTS[@]}"; do
   [[ " ${ALL_VARIANTS[*]} " == *" $variant "* ]] ||
     die "unknown variant '$variant' (the variants are: ${ALL_VARIANTS[*]})"
-  [[ -f "$SCRIPT_DIR/$variant.py" ]] || ((REPORT_ONLY)) ||
-    die "$SCRIPT_DIR/$variant.py does not exist"
+  [[ -f "$SCRIPT_DIR/$(script_of "$variant").py" ]] || ((REPORT_ONLY)) ||
+    die "$SCRIPT_DIR/$(script_of "$variant").py does not exist"
 done
 
 # Runs start with cwd = OUT (the scripts write runs/... relative to it), so OUT must be absolute.
@@ -131,69 +151,90 @@ if [[ "$OUT" != /* ]]; then OUT="$PWD/$OUT"; fi
 LOGS="$OUT/logs"
 
 # ------------------------------------------------------------------------------------------------
-# The released configuration (../shared/spec/paper.md, section 1). Every value is passed explicitly,
-# even where it equals the script's default, so that this file alone says what the paper ran.
+# The released configuration. Every value is passed explicitly, even where it equals the script's
+# default, so that this file alone says what the paper ran.
 # ------------------------------------------------------------------------------------------------
-# All four variants (section 1, "Common to all variants"): 1 actor, T = 2048 steps per iteration,
-# gamma 0.99, observation normalization on in every variant, tanh networks.
-COMMON=(--num-envs 1 --num-steps 2048 --gamma 0.99 --norm-obs --tanh)
-# PPO and PPO-M (section 1): clip epsilon 0.2, entropy coefficient 0.
-PPO_COMMON=(--clip-coef 0.2 --ent-coef 0.0)
-# TRPO and TRPO+ (sections 1 and 3): 10 CG iterations, damping 0.1, Fisher-vector products on 10% of
-# the states, up to 10 backtracking steps, accept above 0.1 of the expected improvement.
+# Every variant: 1 actor, T = 2048 steps per iteration, gamma 0.99, observation normalization (on
+# in every released config, the minimal ones included), tanh networks. A checkpoint of every run
+# (--save-model), so that any trained policy can be evaluated and filmed later.
+COMMON=(--num-envs 1 --num-steps 2048 --gamma 0.99 --norm-obs --tanh --save-model)
+# TRPO and TRPO+: 10 CG iterations, damping 0.1, Fisher-vector products on 10% of the states, up to
+# 10 backtracking steps, accept above 0.1 of the expected improvement. (TRPO+'s configs also set a
+# gradient-norm bound, which the released trpo_step never applies.)
 TRPO_COMMON=(--cg-iters 10 --cg-damping 0.1 --fisher-fraction 0.1 --max-backtracks 10
   --accept-ratio 0.1)
-# Optimizations that PPO and TRPO+ share (section 1 table, section 2): reward scaling, reward and
-# observation clipping at +-10, a value clipping range of 0.2 where value clipping is on, and no
-# gradient clipping (configured for TRPO+ but never applied by the released trpo_step, section 7.2).
-OPT_COMMON=(--scale-reward --clip-reward --clip-reward-bound 10 --clip-obs --clip-obs-bound 10
-  --clip-vloss-coef 0.2 --no-clip-grad-norm)
 
-# One line per (variant, environment), copied from section 1's table. "-": the variant has no such
-# option (PPO-M and TRPO have no optimization switches: their minimalism is absent lines of code).
-# init: ortho = orthogonal init with layer scaling (--ortho-init), xavier = --no-ortho-init.
+# One line per (variant, environment): the released configs (the MadryLab/implementation-matters
+# configs/ folder, each merged over its base MuJoCo.json), as the README's "Released configurations"
+# section describes them. "-": the variant has no such option (PPO-M and TRPO have no optimization
+# switches: their minimalism is absent lines of code).
+#   init: ortho = orthogonal init with layer scaling (--ortho-init), xavier = --no-ortho-init.
+#   reward_norm: returns = optimization 2 as in PPO (divide by the std of the discounted return);
+#     rewards = the PPO-NoClip configs' running z-score of the per-step reward, scaled about its mean.
+#   reward_clip: optimization 5's bound; the released code clips inside its reward filter.
+#   obs_clip, grad_clip: the bound, or "off". grad_clip is on the policy only (the released ppo_step).
+#   ent: the entropy coefficient (loss = surrogate - ent * entropy: a negative one penalizes entropy).
+# PPO-NoClip (the paper's Table 2) is ppo_continuous.py with the surrogate clipping off (the released
+# configs set epsilon to 1e32).
 RELEASED_TABLE='
-# variant       env       policy_lr max_kl value_lr gae_lambda value_clip init
-ppo_continuous  Hopper    0.0003    -      0.00025  0.95       no         ortho  # sec. 1: PPO
-ppo_continuous  Walker2d  0.0004    -      0.0003   0.95       yes        ortho  # sec. 1: PPO
-ppo_continuous  Humanoid  0.00015   -      0.0001   0.95       yes        ortho  # sec. 1: PPO
-ppo_m           Hopper    0.00017   -      0.0004   0.95       -          -      # sec. 1: PPO-M
-ppo_m           Walker2d  0.0001    -      0.0002   0.95       -          -      # sec. 1: PPO-M
-ppo_m           Humanoid  0.00009   -      0.0004   0.95       -          -      # sec. 1: PPO-M
-trpo            Hopper    -         0.13   0.0002   0.95       -          -      # sec. 1: TRPO
-trpo            Walker2d  -         0.04   0.0003   0.95       -          -      # sec. 1: TRPO
-trpo            Humanoid  -         0.07   0.0003   0.95       -          -      # sec. 1: TRPO
-trpo_plus       Hopper    -         0.04   0.0002   0.95       no         ortho  # sec. 1: TRPO+
-trpo_plus       Walker2d  -         0.07   0.0001   0.95       no         ortho  # sec. 1: TRPO+
-trpo_plus       Humanoid  -         0.1    0.00005  0.85       yes        xavier # sec. 1: TRPO+
+# variant       env       policy_lr max_kl value_lr gae_lambda value_clip init   anneal reward_norm reward_clip obs_clip ent    grad_clip
+ppo_continuous  Hopper    0.0003    -      0.00025  0.95       no         ortho  yes    returns     10          10       0.0    off
+ppo_continuous  Walker2d  0.0004    -      0.0003   0.95       yes        ortho  yes    returns     10          10       0.0    off
+ppo_continuous  Humanoid  0.00015   -      0.0001   0.95       yes        ortho  yes    returns     10          10       0.0    off
+ppo_m           Hopper    0.00017   -      0.0004   0.95       -          -      -      -           -           -        0.0    -
+ppo_m           Walker2d  0.0001    -      0.0002   0.95       -          -      -      -           -           -        0.0    -
+ppo_m           Humanoid  0.00009   -      0.0004   0.95       -          -      -      -           -           -        0.0    -
+trpo            Hopper    -         0.13   0.0002   0.95       -          -      -      -           -           -        -      -
+trpo            Walker2d  -         0.04   0.0003   0.95       -          -      -      -           -           -        -      -
+trpo            Humanoid  -         0.07   0.0003   0.95       -          -      -      -           -           -        -      -
+trpo_plus       Hopper    -         0.04   0.0002   0.95       no         ortho  no     returns     10          10       -      off
+trpo_plus       Walker2d  -         0.07   0.0001   0.95       no         ortho  no     returns     10          10       -      off
+trpo_plus       Humanoid  -         0.1    0.00005  0.85       yes        xavier no     returns     10          10       -      off
+ppo_noclip      Hopper    0.00006   -      0.0004   0.925      no         ortho  yes    rewards     2.5         10       -0.005 4
+ppo_noclip      Walker2d  0.0000725 -      0.0006   0.85       no         ortho  yes    rewards     30          off      -0.01  0.1
+ppo_noclip      Humanoid  0.00002   -      0.00005  0.85       yes        xavier no     returns     10          10       0.005  0.5
 '
 
 released_config() { # $1 variant, $2 environment family (Hopper, Walker2d, Humanoid); sets CONFIG
-  local row _variant _env policy_lr max_kl value_lr gae_lambda value_clip init
+  local row _variant _env policy_lr max_kl value_lr gae_lambda value_clip init anneal reward_norm
+  local reward_clip obs_clip ent grad_clip
   row="$(grep -E "^$1 +$2 " <<<"$RELEASED_TABLE")" ||
     die "internal: no released configuration for $1 on $2"
-  read -r _variant _env policy_lr max_kl value_lr gae_lambda value_clip init _ <<<"$row"
-  local per_env=()
-  if [[ "$policy_lr" != - ]]; then per_env+=(--learning-rate "$policy_lr"); fi
-  if [[ "$max_kl" != - ]]; then per_env+=(--max-kl "$max_kl"); fi
-  per_env+=(--value-learning-rate "$value_lr" --gae-lambda "$gae_lambda")
-  case "$value_clip" in
-    yes) per_env+=(--clip-vloss) ;;
-    no) per_env+=(--no-clip-vloss) ;;
-  esac
-  case "$init" in
-    ortho) per_env+=(--ortho-init) ;;
-    xavier) per_env+=(--no-ortho-init) ;;
-  esac
-  # What a variant does the same way on every environment (section 1): PPO anneals both learning
-  # rates, TRPO+ does not.
+  read -r _variant _env policy_lr max_kl value_lr gae_lambda value_clip init anneal reward_norm \
+    reward_clip obs_clip ent grad_clip <<<"$row"
+  CONFIG=("${COMMON[@]}")
   case "$1" in
-    ppo_continuous) CONFIG=("${COMMON[@]}" "${PPO_COMMON[@]}" "${OPT_COMMON[@]}" --anneal-lr) ;;
-    ppo_m) CONFIG=("${COMMON[@]}" "${PPO_COMMON[@]}") ;;
-    trpo) CONFIG=("${COMMON[@]}" "${TRPO_COMMON[@]}") ;;
-    trpo_plus) CONFIG=("${COMMON[@]}" "${TRPO_COMMON[@]}" "${OPT_COMMON[@]}" --no-anneal-lr) ;;
+    ppo_continuous | ppo_m) CONFIG+=(--clip-surrogate --clip-coef 0.2) ;;
+    ppo_noclip) CONFIG+=(--no-clip-surrogate) ;;
+    trpo | trpo_plus) CONFIG+=("${TRPO_COMMON[@]}") ;;
   esac
-  CONFIG+=("${per_env[@]}")
+  if [[ "$policy_lr" != - ]]; then CONFIG+=(--learning-rate "$policy_lr"); fi
+  if [[ "$max_kl" != - ]]; then CONFIG+=(--max-kl "$max_kl"); fi
+  if [[ "$ent" != - ]]; then CONFIG+=(--ent-coef "$ent"); fi
+  CONFIG+=(--value-learning-rate "$value_lr" --gae-lambda "$gae_lambda")
+  [[ "$value_clip" == - ]] || CONFIG+=("$(switch clip-vloss "$value_clip")" --clip-vloss-coef 0.2)
+  case "$init" in
+    ortho) CONFIG+=(--ortho-init) ;;
+    xavier) CONFIG+=(--no-ortho-init) ;;
+  esac
+  [[ "$anneal" == - ]] || CONFIG+=("$(switch anneal-lr "$anneal")")
+  if [[ "$reward_norm" != - ]]; then
+    CONFIG+=(--scale-reward --scale-reward-by "$reward_norm" --clip-reward --clip-reward-bound "$reward_clip")
+  fi
+  case "$obs_clip" in
+    -) ;;
+    off) CONFIG+=(--no-clip-obs) ;;
+    *) CONFIG+=(--clip-obs --clip-obs-bound "$obs_clip") ;;
+  esac
+  case "$grad_clip" in
+    -) ;;
+    off) CONFIG+=(--no-clip-grad-norm) ;;
+    *) CONFIG+=(--clip-grad-norm --max-grad-norm "$grad_clip") ;;
+  esac
+}
+
+switch() { # switch NAME yes|no -> --NAME or --no-NAME
+  if [[ "$2" == yes ]]; then echo "--$1"; else echo "--no-$1"; fi
 }
 
 paper_family() { # Hopper-v5 -> Hopper; an environment the paper did not run gets Hopper's settings
@@ -204,7 +245,7 @@ paper_family() { # Hopper-v5 -> Hopper; an environment the paper did not run get
   esac
 }
 
-# The four switches of the paper's Fig. 1 (spec section 5).
+# The four switches of the paper's Fig. 1.
 ABLATION_SWITCHES=(clip-vloss scale-reward ortho-init anneal-lr)
 
 without_ablation_switches() { # drops the four switches from CONFIG, so the ablation sets them once
@@ -212,6 +253,7 @@ without_ablation_switches() { # drops the four switches from CONFIG, so the abla
   for arg in "${CONFIG[@]}"; do
     case "$arg" in
       --clip-vloss | --no-clip-vloss | --scale-reward | --no-scale-reward) ;;
+      --clip-reward | --no-clip-reward) ;; # set with --scale-reward, see below
       --ortho-init | --no-ortho-init | --anneal-lr | --no-anneal-lr) ;;
       *) kept+=("$arg") ;;
     esac
@@ -340,11 +382,16 @@ if ((!REPORT_ONLY)); then
     for env in "${ENVS[@]}"; do
       family="$(paper_family "$env")"
       for variant in "${VARIANTS[@]}"; do
-        script="$SCRIPT_DIR/$variant.py"
+        script="$SCRIPT_DIR/$(script_of "$variant").py"
         run=(--env-id "$env" --seed "$seed" --total-timesteps "$STEPS")
         released_config "$variant" "$family"
         if ((!ABLATION)); then
-          schedule "${env}__${variant}__${seed}" "$script" "${run[@]}" --exp-name "$variant" \
+          name="$variant"
+          if ((TIME_LIMIT_TERMINATES)); then
+            name+=_tlterm
+            CONFIG+=(--time-limit-as-termination)
+          fi
+          schedule "${env}__${name}__${seed}" "$script" "${run[@]}" --exp-name "$name" \
             "${CONFIG[@]}" "${EXTRA_ARGS[@]}"
           continue
         fi
@@ -360,6 +407,8 @@ if ((!REPORT_ONLY)); then
             if ((on)); then flags+=("--$switch"); else flags+=("--no-$switch"); fi
             name+="_${switch//-/_}$on"
           done
+          # The released code clips rewards inside its reward scaler: no scaling, no clipping.
+          if ((combination >> 1 & 1)); then flags+=(--clip-reward); else flags+=(--no-clip-reward); fi
           schedule "${env}__${name}__${seed}" "$script" "${run[@]}" --exp-name "$name" \
             "${CONFIG[@]}" "${flags[@]}" "${EXTRA_ARGS[@]}"
         done

@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Literal  # the choices of Optimization 2's --scale-reward-by
 
 import gymnasium as gym
 import numpy as np
@@ -59,6 +60,8 @@ class Args:
     """the discount factor gamma"""
     gae_lambda: float = 0.95
     """the lambda of generalized advantage estimation"""
+    time_limit_as_termination: bool = False
+    """treat an episode cut by the time limit as ended for good, as released (default: bootstrap it)"""
 
     # --- value function (fitted the same way by all four variants) ---
     value_learning_rate: float = 2.5e-4
@@ -76,7 +79,9 @@ class Args:
     clip_vloss_coef: float = 0.2
     """optimization 1: the value clipping range, absolute, in units of the (scaled) reward"""
     scale_reward: bool = True
-    """optimization 2: divide rewards by the running std of the discounted return (no centring)"""
+    """optimization 2: scale the rewards by a running std (no centring), of what --scale-reward-by says"""
+    scale_reward_by: Literal["returns", "rewards"] = "returns"
+    """optimization 2: returns: the discounted return's std (PPO's); rewards: the reward's own (PPO-NoClip's)"""
     ortho_init: bool = True
     """optimization 3: orthogonal init with layer scaling; off: Xavier-uniform init of every weight, as in PPO-M"""
     anneal_lr: bool = True
@@ -94,7 +99,7 @@ class Args:
     tanh: bool = True
     """optimization 8: tanh activations in both networks (on in every released variant); off: ReLU"""
     clip_grad_norm: bool = False
-    """optimization 9: clip the global gradient norm of each network to --max-grad-norm (off as released)"""
+    """optimization 9: clip the policy's global gradient norm to --max-grad-norm (the value net's never, as released)"""
     max_grad_norm: float = 0.5
     """optimization 9: the gradient-norm bound (0.5 in the paper's description)"""
 
@@ -103,6 +108,8 @@ class Args:
     """Adam learning rate of the policy"""
     clip_coef: float = 0.2
     """the surrogate clipping epsilon: the ratio pi_new / pi_old is clipped to [1 - eps, 1 + eps]"""
+    clip_surrogate: bool = True
+    """clip the ratio as --clip-coef says; off: the plain surrogate mean(ratio * A), the paper's PPO-NoClip"""
     ent_coef: float = 0.0
     """coefficient of the entropy bonus (0 as released)"""
 
@@ -156,13 +163,20 @@ class RunningMeanStd:
 # discounted return R <- gamma * R + r, without subtracting a mean, so rewards keep their sign and the
 # value targets stay O(1) whatever the environment's reward scale. R restarts at 0 when an episode ends;
 # its statistics are never reset. (The first reward is divided by |R| = |r| itself: it becomes +-1.)
+# The released PPO-NoClip configs for Hopper and Walker2d use another form, by="rewards": a running
+# z-score of the reward itself, taken about the running mean and with the mean added back (the
+# released ZFilter with center=False), so the rewards keep their mean and lose only their spread.
 class RewardScaler:
-    def __init__(self, num_envs: int, gamma: float):
+    def __init__(self, num_envs: int, gamma: float, by: str = "returns"):
         self.gamma = gamma
+        self.by = by
         self.ret = np.zeros(num_envs)  # the running discounted return R of each env's current episode
-        self.ret_rms = RunningMeanStd()
+        self.ret_rms = RunningMeanStd()  # statistics of R, or of the reward itself if by="rewards"
 
     def __call__(self, rewards, dones):
+        if self.by == "rewards":
+            self.ret_rms.update(rewards)
+            return (rewards - self.ret_rms.mean) / (self.ret_rms.std + 1e-8) + self.ret_rms.mean
         self.ret = self.gamma * self.ret + rewards
         self.ret_rms.update(self.ret)
         self.ret[dones] = 0.0
@@ -391,7 +405,7 @@ if __name__ == "__main__":
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, eps=args.adam_eps, fused=True)
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=args.adam_eps, fused=True)
     obs_rms = RunningMeanStd((obs_dim,))
-    reward_scaler = RewardScaler(args.num_envs, args.gamma)
+    reward_scaler = RewardScaler(args.num_envs, args.gamma, args.scale_reward_by)
 
     # Rollout storage. final_obs holds the last observation of episodes cut by a time limit.
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
@@ -449,6 +463,8 @@ if __name__ == "__main__":
             actions[step] = action
             next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
             done = termination | truncation
+            if args.time_limit_as_termination:  # the released semantics; see the deviation note below
+                termination, truncation = done, np.zeros_like(truncation)
 
             episode_return += reward
             episode_length += 1
@@ -515,10 +531,6 @@ if __name__ == "__main__":
                     v_loss = clipped_value_loss(newvalue, b_values[mb_inds], b_returns[mb_inds], args.clip_vloss_coef)
                 critic_optimizer.zero_grad()
                 v_loss.backward()
-                # Optimization 9 (global gradient clipping): rescale the gradient of all the net's
-                # parameters together so its norm is at most max_grad_norm.
-                if args.clip_grad_norm:
-                    nn.utils.clip_grad_norm_(critic.parameters(), args.max_grad_norm)
                 critic_optimizer.step()
                 v_losses.append(v_loss.detach())
 
@@ -536,18 +548,23 @@ if __name__ == "__main__":
                 # Advantages are normalized per minibatch (always on in the released code).
                 mb_advantages = b_advantages[mb_inds]
                 mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-                pg_loss = clipped_surrogate_loss(ratio, mb_advantages, args.clip_coef)
+                # PPO-NoClip (the paper's Table 2) clips nothing: an infinite epsilon, as the released 1e32.
+                clip_coef = args.clip_coef if args.clip_surrogate else float("inf")
+                pg_loss = clipped_surrogate_loss(ratio, mb_advantages, clip_coef)
                 entropy = policy.entropy().sum(-1).mean()
                 actor_optimizer.zero_grad()
                 (pg_loss - args.ent_coef * entropy).backward()
-                if args.clip_grad_norm:  # Optimization 9 (global gradient clipping), as for the value net
+                # Optimization 9 (global gradient clipping): rescale the gradient of all the policy's
+                # parameters together so its norm is at most max_grad_norm (the released ppo_step; its
+                # value_step never clips). Off in the main PPO configs, on in PPO-NoClip's.
+                if args.clip_grad_norm:
                     nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
                 actor_optimizer.step()
                 with torch.no_grad():
                     pg_losses.append(pg_loss.detach())
                     entropies.append(entropy.detach())
                     approx_kls.append(((ratio - 1) - logratio).mean())  # the k3 estimator of KL(old || new)
-                    clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean())
+                    clipfracs.append(((ratio - 1.0).abs() > clip_coef).float().mean())
         # The policy step's own statistics; the trust region and the rest are logged below.
         pg_loss = torch.stack(pg_losses).mean().item()
         writer.add_scalar("charts/learning_rate", actor_optimizer.param_groups[0]["lr"], global_step)

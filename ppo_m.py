@@ -60,6 +60,8 @@ class Args:
     """the discount factor gamma"""
     gae_lambda: float = 0.95
     """the lambda of generalized advantage estimation"""
+    time_limit_as_termination: bool = False
+    """treat an episode cut by the time limit as ended for good, as released (default: bootstrap it)"""
 
     # --- value function (fitted the same way by all four variants) ---
     value_learning_rate: float = 4e-4
@@ -84,6 +86,8 @@ class Args:
     """Adam learning rate of the policy"""
     clip_coef: float = 0.2
     """the surrogate clipping epsilon: the ratio pi_new / pi_old is clipped to [1 - eps, 1 + eps]"""
+    clip_surrogate: bool = True
+    """clip the ratio as --clip-coef says; off: the plain surrogate mean(ratio * A), the paper's PPO-NoClip"""
     ent_coef: float = 0.0
     """coefficient of the entropy bonus (0 as released)"""
 
@@ -387,6 +391,8 @@ if __name__ == "__main__":
             actions[step] = action
             next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
             done = termination | truncation
+            if args.time_limit_as_termination:  # the released semantics; see the deviation note below
+                termination, truncation = done, np.zeros_like(truncation)
 
             episode_return += reward
             episode_length += 1
@@ -462,7 +468,9 @@ if __name__ == "__main__":
                 # Advantages are normalized per minibatch (always on in the released code).
                 mb_advantages = b_advantages[mb_inds]
                 mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
-                pg_loss = clipped_surrogate_loss(ratio, mb_advantages, args.clip_coef)
+                # PPO-NoClip (the paper's Table 2) clips nothing: an infinite epsilon, as the released 1e32.
+                clip_coef = args.clip_coef if args.clip_surrogate else float("inf")
+                pg_loss = clipped_surrogate_loss(ratio, mb_advantages, clip_coef)
                 entropy = policy.entropy().sum(-1).mean()
                 actor_optimizer.zero_grad()
                 (pg_loss - args.ent_coef * entropy).backward()
@@ -471,7 +479,7 @@ if __name__ == "__main__":
                     pg_losses.append(pg_loss.detach())
                     entropies.append(entropy.detach())
                     approx_kls.append(((ratio - 1) - logratio).mean())  # the k3 estimator of KL(old || new)
-                    clipfracs.append(((ratio - 1.0).abs() > args.clip_coef).float().mean())
+                    clipfracs.append(((ratio - 1.0).abs() > clip_coef).float().mean())
         # The policy step's own statistics; the trust region and the rest are logged below.
         pg_loss = torch.stack(pg_losses).mean().item()
         writer.add_scalar("charts/learning_rate", actor_optimizer.param_groups[0]["lr"], global_step)

@@ -60,6 +60,8 @@ class Args:
     """the discount factor gamma"""
     gae_lambda: float = 0.95
     """the lambda of generalized advantage estimation"""
+    time_limit_as_termination: bool = False
+    """treat an episode cut by the time limit as ended for good, as released (default: bootstrap it)"""
 
     # --- value function (fitted the same way by all four variants) ---
     value_learning_rate: float = 2e-4
@@ -488,6 +490,8 @@ if __name__ == "__main__":
             actions[step] = action
             next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
             done = termination | truncation
+            if args.time_limit_as_termination:  # the released semantics; see the deviation note below
+                termination, truncation = done, np.zeros_like(truncation)
 
             episode_return += reward
             episode_length += 1

@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Literal  # the choices of Optimization 2's --scale-reward-by
 
 import gymnasium as gym
 import numpy as np
@@ -60,6 +61,8 @@ class Args:
     """the discount factor gamma"""
     gae_lambda: float = 0.95
     """the lambda of generalized advantage estimation"""
+    time_limit_as_termination: bool = False
+    """treat an episode cut by the time limit as ended for good, as released (default: bootstrap it)"""
 
     # --- value function (fitted the same way by all four variants) ---
     value_learning_rate: float = 2e-4
@@ -77,7 +80,9 @@ class Args:
     clip_vloss_coef: float = 0.2
     """optimization 1: the value clipping range, absolute, in units of the (scaled) reward"""
     scale_reward: bool = True
-    """optimization 2: divide rewards by the running std of the discounted return (no centring)"""
+    """optimization 2: scale the rewards by a running std (no centring), of what --scale-reward-by says"""
+    scale_reward_by: Literal["returns", "rewards"] = "returns"
+    """optimization 2: returns: the discounted return's std (PPO's); rewards: the reward's own (PPO-NoClip's)"""
     ortho_init: bool = True
     """optimization 3: orthogonal init with layer scaling; off: Xavier-uniform init of every weight, as in PPO-M"""
     anneal_lr: bool = False
@@ -163,13 +168,20 @@ class RunningMeanStd:
 # discounted return R <- gamma * R + r, without subtracting a mean, so rewards keep their sign and the
 # value targets stay O(1) whatever the environment's reward scale. R restarts at 0 when an episode ends;
 # its statistics are never reset. (The first reward is divided by |R| = |r| itself: it becomes +-1.)
+# The released PPO-NoClip configs for Hopper and Walker2d use another form, by="rewards": a running
+# z-score of the reward itself, taken about the running mean and with the mean added back (the
+# released ZFilter with center=False), so the rewards keep their mean and lose only their spread.
 class RewardScaler:
-    def __init__(self, num_envs: int, gamma: float):
+    def __init__(self, num_envs: int, gamma: float, by: str = "returns"):
         self.gamma = gamma
+        self.by = by
         self.ret = np.zeros(num_envs)  # the running discounted return R of each env's current episode
-        self.ret_rms = RunningMeanStd()
+        self.ret_rms = RunningMeanStd()  # statistics of R, or of the reward itself if by="rewards"
 
     def __call__(self, rewards, dones):
+        if self.by == "rewards":
+            self.ret_rms.update(rewards)
+            return (rewards - self.ret_rms.mean) / (self.ret_rms.std + 1e-8) + self.ret_rms.mean
         self.ret = self.gamma * self.ret + rewards
         self.ret_rms.update(self.ret)
         self.ret[dones] = 0.0
@@ -493,7 +505,7 @@ if __name__ == "__main__":
     # several times fewer small ops per minibatch.
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, eps=args.adam_eps, fused=True)
     obs_rms = RunningMeanStd((obs_dim,))
-    reward_scaler = RewardScaler(args.num_envs, args.gamma)
+    reward_scaler = RewardScaler(args.num_envs, args.gamma, args.scale_reward_by)
 
     # Rollout storage. final_obs holds the last observation of episodes cut by a time limit.
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
@@ -550,6 +562,8 @@ if __name__ == "__main__":
             actions[step] = action
             next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
             done = termination | truncation
+            if args.time_limit_as_termination:  # the released semantics; see the deviation note below
+                termination, truncation = done, np.zeros_like(truncation)
 
             episode_return += reward
             episode_length += 1

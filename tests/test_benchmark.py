@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from conftest import PRESENT, ROOT, load
 
-VARIANTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # the paper's order, as benchmark.sh's
-PAPER_ENVS = ["Hopper-v5", "Walker2d-v5", "Humanoid-v5"]
+VARIANTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus", "ppo_noclip"]  # the paper's order, as benchmark.sh's
+SCRIPTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # ppo_noclip runs ppo_continuous.py
+PAPER_ENVS = ["Hopper-v4", "Walker2d-v4", "Humanoid-v4"]  # the default: the paper's models
 
 report = load("benchmark_report")
 
@@ -32,8 +33,8 @@ def bench_dir(tmp_path):
     """A copy of benchmark.sh beside empty stand-ins for the four scripts, which a dry run never
     starts, so that these tests do not depend on which scripts exist yet."""
     shutil.copy(ROOT / "benchmark.sh", tmp_path / "benchmark.sh")
-    for variant in VARIANTS:
-        (tmp_path / f"{variant}.py").touch()
+    for script in SCRIPTS:
+        (tmp_path / f"{script}.py").touch()
     return tmp_path
 
 
@@ -58,7 +59,10 @@ def dry_run(bench_dir, *args):
         assert script.parent == bench_dir
         end = tokens.index(")")
         assert Path(tokens[end + 2]).parent == out / "logs"
-        commands.append((script.stem, flags(tokens[7:end])))
+        got = flags(tokens[7:end])
+        # The variant is the run's name (ppo_noclip runs ppo_continuous.py); the ablation's names say more.
+        variant = script.stem if got["exp-name"].startswith("ablation") else got["exp-name"].removesuffix("_tlterm")
+        commands.append((variant, got))
     return commands
 
 
@@ -82,12 +86,12 @@ def flags(args):
     return parsed
 
 
-# The released configuration, spec/paper.md section 1.
-COMMON = {"num-envs": 1, "num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True}
-OPTIMIZATIONS = {"scale-reward": True, "clip-reward": True, "clip-reward-bound": 10}
-OPTIMIZATIONS |= {"clip-obs": True, "clip-obs-bound": 10, "clip-vloss-coef": 0.2}
-OPTIMIZATIONS |= {"clip-grad-norm": False}
-PPO = {"clip-coef": 0.2, "ent-coef": 0.0}
+# The released configuration (the authors' configs over their base MuJoCo.json), written out here a
+# second time, independently of benchmark.sh's table.
+COMMON = {"num-envs": 1, "num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True, "save-model": True}
+OPTIMIZATIONS = {"scale-reward": True, "scale-reward-by": "returns", "clip-reward": True, "clip-reward-bound": 10}
+OPTIMIZATIONS |= {"clip-obs": True, "clip-obs-bound": 10, "clip-grad-norm": False}
+PPO = {"clip-surrogate": True, "clip-coef": 0.2, "ent-coef": 0.0}
 TRPO = {"cg-iters": 10, "cg-damping": 0.1, "fisher-fraction": 0.1, "max-backtracks": 10}
 TRPO |= {"accept-ratio": 0.1}
 VARIANT_COMMON = {
@@ -95,9 +99,12 @@ VARIANT_COMMON = {
     "ppo_m": COMMON | PPO,
     "trpo": COMMON | TRPO,
     "trpo_plus": COMMON | TRPO | OPTIMIZATIONS | {"anneal-lr": False},
+    "ppo_noclip": COMMON | {"clip-surrogate": False, "scale-reward": True, "clip-reward": True},
 }
 LR, VALUE_LR, KL = "learning-rate", "value-learning-rate", "max-kl"
-VCLIP, ORTHO = "clip-vloss", "ortho-init"
+VCLIP, ORTHO, ANNEAL, ENT = "clip-vloss", "ortho-init", "anneal-lr", "ent-coef"
+BY, RCLIP, OCLIP, OBOUND = "scale-reward-by", "clip-reward-bound", "clip-obs", "clip-obs-bound"
+GCLIP, GBOUND, LAMBDA = "clip-grad-norm", "max-grad-norm", "gae-lambda"
 # fmt: off
 PER_ENV = {
     ("ppo_continuous", "Hopper"):   {LR: 3e-4,   VALUE_LR: 2.5e-4, VCLIP: False},
@@ -111,14 +118,23 @@ PER_ENV = {
     ("trpo", "Humanoid"):           {KL: 0.07,   VALUE_LR: 3e-4},
     ("trpo_plus", "Hopper"):        {KL: 0.04,   VALUE_LR: 2e-4,   VCLIP: False, ORTHO: True},
     ("trpo_plus", "Walker2d"):      {KL: 0.07,   VALUE_LR: 1e-4,   VCLIP: False, ORTHO: True},
-    ("trpo_plus", "Humanoid"):      {KL: 0.1,    VALUE_LR: 5e-5,   VCLIP: True,  ORTHO: False,
-                                     "gae-lambda": 0.85},
+    ("trpo_plus", "Humanoid"):      {KL: 0.1,    VALUE_LR: 5e-5,   VCLIP: True,  ORTHO: False, LAMBDA: 0.85},
+    # PPO-NoClip (Table 2): its own configs; the gradient clipping is on the policy only.
+    ("ppo_noclip", "Hopper"):       {LR: 6e-5,    VALUE_LR: 4e-4, LAMBDA: 0.925, VCLIP: False, ORTHO: True,
+                                     ANNEAL: True, ENT: -0.005, BY: "rewards", RCLIP: 2.5, OCLIP: True,
+                                     OBOUND: 10, GCLIP: True, GBOUND: 4},
+    ("ppo_noclip", "Walker2d"):     {LR: 7.25e-5, VALUE_LR: 6e-4, LAMBDA: 0.85, VCLIP: False, ORTHO: True,
+                                     ANNEAL: True, ENT: -0.01, BY: "rewards", RCLIP: 30, OCLIP: False,
+                                     GCLIP: True, GBOUND: 0.1},
+    ("ppo_noclip", "Humanoid"):     {LR: 2e-5,    VALUE_LR: 5e-5, LAMBDA: 0.85, VCLIP: True, ORTHO: False,
+                                     ANNEAL: False, ENT: 0.005, BY: "returns", RCLIP: 10, OCLIP: True,
+                                     OBOUND: 10, GCLIP: True, GBOUND: 0.5},
 }
 # fmt: on
 
 
 def expected_settings(variant, family):
-    return VARIANT_COMMON[variant] | {"gae-lambda": 0.95} | PER_ENV[variant, family]
+    return VARIANT_COMMON[variant] | {LAMBDA: 0.95} | PER_ENV[variant, family]
 
 
 def assert_settings(got, expected):
@@ -126,13 +142,15 @@ def assert_settings(got, expected):
         assert name in got, f"--{name} missing"
         if isinstance(value, bool):
             assert got[name] is value, name
+        elif isinstance(value, str):
+            assert got[name] == value, name
         else:
             assert float(got[name]) == pytest.approx(value), name
 
 
 def test_dry_run_lists_every_variant_env_seed_once(bench_dir):
-    commands = dry_run(bench_dir)  # defaults: four variants, three environments, seeds 1 2 3
-    assert len(commands) == 4 * 3 * 3
+    commands = dry_run(bench_dir)  # defaults: five variants, the paper's three environments, seeds 1 2 3
+    assert len(commands) == 5 * 3 * 3
     runs = sorted((variant, got["env-id"], got["seed"]) for variant, got in commands)
     assert runs == sorted((v, e, s) for v in VARIANTS for e in PAPER_ENVS for s in "123")
     for variant, got in commands:
@@ -142,23 +160,25 @@ def test_dry_run_lists_every_variant_env_seed_once(bench_dir):
 
 def test_dry_run_passes_the_released_settings(bench_dir):
     commands = dry_run(bench_dir, "--seeds", "1")
-    assert len(commands) == 4 * 3
+    assert len(commands) == 5 * 3
     for variant, got in commands:
         assert_settings(got, expected_settings(variant, got["env-id"].split("-")[0]))
     # The two examples of the task, spelled as the command line spells them.
     by_run = {(variant, got["env-id"]): got for variant, got in commands}
-    walker_ppo = by_run["ppo_continuous", "Walker2d-v5"]
+    walker_ppo = by_run["ppo_continuous", "Walker2d-v4"]
     assert (walker_ppo[LR], walker_ppo[VALUE_LR], walker_ppo[VCLIP]) == ("0.0004", "0.0003", True)
-    humanoid_trpo_plus = by_run["trpo_plus", "Humanoid-v5"]
+    humanoid_trpo_plus = by_run["trpo_plus", "Humanoid-v4"]
     assert (humanoid_trpo_plus[ORTHO], humanoid_trpo_plus[VCLIP]) == (False, True)
     assert (humanoid_trpo_plus["gae-lambda"], humanoid_trpo_plus[KL]) == ("0.85", "0.1")
+    walker_noclip = by_run["ppo_noclip", "Walker2d-v4"]
+    assert (walker_noclip["clip-surrogate"], walker_noclip[ENT], walker_noclip[BY]) == (False, "-0.01", "rewards")
 
 
 def test_dry_run_other_env_gets_hopper_settings_and_a_note(bench_dir):
     result = run_bench(bench_dir, "--dry-run", "--envs", "HalfCheetah-v5", "--seeds", "1")
     assert "HalfCheetah-v5 is not one of the paper's environments" in result.stdout
     commands = dry_run(bench_dir, "--envs", "HalfCheetah-v5", "--seeds", "1")
-    assert len(commands) == 4
+    assert len(commands) == 5
     for variant, got in commands:
         assert got["env-id"] == "HalfCheetah-v5"
         assert_settings(got, expected_settings(variant, "Hopper"))
@@ -178,15 +198,15 @@ def test_default_variants_are_the_scripts_that_exist(bench_dir):
     (bench_dir / "ppo_m.py").unlink()
     (bench_dir / "trpo_plus.py").unlink()
     commands = dry_run(bench_dir, "--seeds", "1")
-    assert sorted({variant for variant, _ in commands}) == ["ppo_continuous", "trpo"]
-    assert len(commands) == 2 * 3
+    assert sorted({variant for variant, _ in commands}) == ["ppo_continuous", "ppo_noclip", "trpo"]
+    assert len(commands) == 3 * 3
 
 
 def test_dry_run_ablation_lists_the_16_combinations(bench_dir):
     commands = dry_run(bench_dir, "--ablation", "--envs", "Walker2d-v5", "--seeds", "1 2")
     assert len(commands) == 16 * 2
     switches = ["clip-vloss", "scale-reward", "ortho-init", "anneal-lr"]
-    released_walker2d = {LR: 4e-4, VALUE_LR: 3e-4, "clip-reward": True}
+    released_walker2d = {LR: 4e-4, VALUE_LR: 3e-4, RCLIP: 10}
     combinations = set()
     for variant, got in commands:
         assert variant == "ppo_continuous"
@@ -195,9 +215,19 @@ def test_dry_run_ablation_lists_the_16_combinations(bench_dir):
         # The name says the combination, so that the report can group the runs.
         named = dict(zip(report.ABLATION_SWITCHES, combination, strict=True))
         assert report.ablation_switches(got["exp-name"]) == named
-        # Everything else stays as released for Walker2d.
+        # Everything else stays as released for Walker2d, but reward clipping: the released code clips
+        # inside its reward scaler, so it is on exactly when scaling is.
         assert_settings(got, released_walker2d)
+        assert got["clip-reward"] is got["scale-reward"]
     assert len(combinations) == 16 * 2
+
+
+def test_dry_run_time_limit_as_termination(bench_dir):
+    commands = dry_run(bench_dir, "--time-limit-as-termination", "--variants", "trpo", "--seeds", "1")
+    assert [got["exp-name"] for _, got in commands] == ["trpo_tlterm"] * 3  # beside the default runs
+    for _, got in commands:
+        assert got["time-limit-as-termination"] is True
+        assert_settings(got, expected_settings("trpo", got["env-id"].split("-")[0]))
 
 
 def test_dry_run_marks_finished_runs(bench_dir):

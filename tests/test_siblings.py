@@ -1,4 +1,4 @@
-"""The four scripts are one skeleton (../shared/STYLE.md): a diff between two siblings must show only the
+"""The four scripts are one skeleton: a diff between two siblings must show only the
 idea that separates them. The rules, which every new sibling inherits:
 
 1. Every script has the same section banners in the same order (titles compared up to their first colon).
@@ -108,6 +108,16 @@ def test_minimal_to_full_diff_is_only_the_optimizations(minimal, full):
         assert f"# Optimization {n} (" in "\n".join(b), f"{full} lacks Optimization {n}"
 
 
+def value_grad_clipping(text):
+    """The line numbers of Optimization 9 in the value update (TRPO+ only), empty where there is none."""
+    value_update = region(text, r"# Value update", r"# Policy update")
+    tagged = [i for i in value_update if "# Optimization 9 (" in text[i]]
+    if not tagged:
+        return set()
+    end = next(i for i in range(tagged[0], len(text)) if "clip_grad_norm_(critic" in text[i])
+    return set(range(tagged[0], end + 1))
+
+
 def test_both_pairs_add_the_same_optimization_lines():
     if len(PAIRS_MINIMAL_FULL) < 2:
         pytest.skip("needs all four scripts")
@@ -122,8 +132,12 @@ def test_both_pairs_add_the_same_optimization_lines():
             if i not in skip
         } - {""}
         added[full] -= set(b[: docstring_end(b) + 1])
-    # Outside Args and the policy-update section, everything TRPO+ adds PPO adds too, and PPO adds only one
-    # more thing: the annealing of the policy's learning rate (TRPO has none).
+    # Optimization 9 clips a gradient step: PPO's policy step (as released), TRPO+'s value step (its policy
+    # step is not a gradient step). So TRPO+'s value update carries the one block that PPO's lacks.
+    b = lines("trpo_plus")
+    added["trpo_plus"] -= {b[i].strip() for i in value_grad_clipping(b)}
+    # Outside Args and the policy-update section, everything else TRPO+ adds PPO adds too, and PPO adds only
+    # one more thing: the annealing of the policy's learning rate (TRPO has none).
     assert added["trpo_plus"] <= added["ppo_continuous"], added["trpo_plus"] - added["ppo_continuous"]
     ppo_only = {line for line in added["ppo_continuous"] - added["trpo_plus"] if "actor" not in line}
     assert ppo_only == set(), ppo_only
@@ -150,6 +164,7 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         helpers_start = r"^def clipped_surrogate_loss" if step == "PPO" else r"^def flat_grad"
         allowed[name] |= set(region(text, helpers_start, r"^def load_checkpoint"))
         allowed[name] |= set(region(text, r"# Policy update", r"# Logging$"))
+        allowed[name] |= value_grad_clipping(text)  # see test_both_pairs_add_the_same_optimization_lines
         config = {i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in CONFIG_FIELDS}
         allowed[name] |= config | {i + 1 for i in config if ARGS_DOC.match(text[i + 1])}  # and their docstrings
         allowed[name] |= {i for i in args if "# --- code-level optimizations" in text[i]}
