@@ -84,6 +84,29 @@ def test_reward_scaler_divides_by_return_std_and_resets_at_episode_end(name):
     assert scaler(np.array([-1.0]), not_done)[0] < 0
 
 
+@pytest.mark.parametrize("name", FULL)
+def test_reward_scaler_by_rewards_scales_about_the_running_mean(name):
+    # PPO-NoClip's form: r' = (r - mean) / (std + 1e-8) + mean over the rewards seen, episodes ignored.
+    scaler = load(name).RewardScaler(num_envs=1, gamma=0.5, by="rewards")
+    done, not_done = np.array([True]), np.array([False])
+    # Step 0: one sample, mean 2, var = mean**2 = 4: (2 - 2) / 2 + 2 = 2, the reward itself.
+    np.testing.assert_allclose(scaler(np.array([2.0]), done), [2.0])
+    # Step 1: rewards {2, 4}: mean 3, sample std sqrt(2): (4 - 3) / sqrt(2) + 3.
+    np.testing.assert_allclose(scaler(np.array([4.0]), not_done), [1 / np.sqrt(2) + 3], rtol=1e-7)
+    # Step 2: rewards {2, 4, 0}: mean 2, sample std 2: (0 - 2) / 2 + 2 = 1. The done of step 0 reset nothing.
+    np.testing.assert_allclose(scaler(np.array([0.0]), not_done), [1.0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", PPO)
+def test_no_clip_surrogate_is_the_plain_surrogate(name):
+    # --no-clip-surrogate passes an infinite epsilon: the loss is -mean(ratio * A), whatever the ratio.
+    loss = load(name).clipped_surrogate_loss
+    ratio = torch.tensor([0.5, 1.0, 1.5, 3.0])
+    advantages = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    # -(0.5 - 1 + 1.5 - 3) / 4 = 0.5
+    assert loss(ratio, advantages, float("inf")).item() == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("name", PPO)
 def test_clipped_surrogate_by_hand(name):
     loss = load(name).clipped_surrogate_loss
