@@ -32,6 +32,13 @@ DRY_RUN=0
 REPORT_ONLY=0
 ABLATION=0
 EXTRA_ARGS=()
+JOBS_GIVEN=0
+# --slurm: hand the runs to Slurm as one job array instead of running them here.
+SLURM=0
+WAIT=0
+PARTITION=""
+TIME_PER_RUN=""
+SBATCH_ARGS=()
 
 usage() {
   cat <<EOF
@@ -66,6 +73,19 @@ Options:
                     learning-rate sweep), reported as each switch's effect in DIR/ablation.md
   -h, --help        show this help
 
+On a Slurm cluster (DIR and this folder must be on a file system that the nodes share):
+  --slurm           submit the runs that are not finished as one sbatch job array, one task
+                    per run on one CPU, then the report as a job that starts when the array
+                    ends, whether or not every task succeeded; print the job ids and return
+  --wait            with --slurm: wait for the report job, print its log, and exit as
+                    ./benchmark.sh would (1 if a run failed)
+  --partition NAME  with --slurm: the partition (default: the cluster's default)
+  --time-per-run T  with --slurm: each task's time limit, in sbatch's --time format, e.g.
+                    1:30:00 (default: the partition's); the report job gets the same
+  --jobs N          with --slurm: at most N tasks at once (default: as many as Slurm gives)
+  --sbatch-args "A" with --slurm: more sbatch arguments for both jobs, separated by spaces,
+                    e.g. "--account=rl --mem-per-cpu=2G"
+
 Lists may be separated by spaces or commas. Arguments after -- go to every run, after the released
 configuration, so they override it (for example: -- --num-steps 1024).
 
@@ -75,6 +95,11 @@ benchmark resumes (a run whose command changed, say by another --steps, runs aga
 run does not stop the others: its TensorBoard folder is moved to DIR/failed_runs/, it is listed
 at the end, and the benchmark exits with status 1. Set PYTHON to choose the interpreter
 (default: python).
+
+With --slurm the same .done markers decide what to submit, so submitting again after failed or
+cancelled tasks sends only the runs that are missing. The batch scripts go to DIR/slurm/, Slurm's
+own output of each task to DIR/logs/slurm/; the report job lists the failed runs at the end of
+its log and moves their TensorBoard folders to DIR/failed_runs/.
 EOF
 }
 
@@ -97,18 +122,23 @@ split_list() { # "a b,c" -> a b c, one per line
 
 while (($#)); do
   case "$1" in
-    --variants | --envs | --seeds | --steps | --jobs | --out)
+    --variants | --envs | --seeds | --steps | --jobs | --out | --partition | --time-per-run | --sbatch-args)
       (($# >= 2)) || die "$1 needs a value"
       case "$1" in
         --variants) mapfile -t VARIANTS < <(split_list "$2") ;;
         --envs) mapfile -t ENVS < <(split_list "$2") ;;
         --seeds) mapfile -t SEEDS < <(split_list "$2") ;;
         --steps) STEPS="$2" ;;
-        --jobs) JOBS="$2" ;;
+        --jobs) JOBS="$2" && JOBS_GIVEN=1 ;;
         --out) OUT="$2" ;;
+        --partition) PARTITION="$2" ;;
+        --time-per-run) TIME_PER_RUN="$2" ;;
+        --sbatch-args) read -r -a SBATCH_ARGS <<<"$2" ;;
       esac
       shift 2
       ;;
+    --slurm) SLURM=1 && shift ;;
+    --wait) WAIT=1 && shift ;;
     --dry-run) DRY_RUN=1 && shift ;;
     --report-only) REPORT_ONLY=1 && shift ;;
     --ablation) ABLATION=1 && shift ;;
@@ -127,6 +157,16 @@ is_count "$JOBS" || die "--jobs must be a positive integer, not '$JOBS'"
 for seed in "${SEEDS[@]}"; do
   [[ "$seed" =~ ^[0-9]+$ ]] || die "seeds must be non-negative integers, not '$seed'"
 done
+if ((SLURM)); then
+  ((!REPORT_ONLY)) || die "--report-only runs the report here; leave out --slurm"
+  [[ "$PARTITION" =~ ^[^[:space:]]*$ ]] || die "--partition takes one partition name, not '$PARTITION'"
+  [[ -z "$TIME_PER_RUN" || "$TIME_PER_RUN" =~ ^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$ ]] ||
+    die "--time-per-run takes sbatch's --time format (minutes, H:MM:SS or D-HH:MM:SS), not '$TIME_PER_RUN'"
+else
+  ((!WAIT)) || die "--wait is an option of --slurm"
+  [[ -z "$PARTITION$TIME_PER_RUN${SBATCH_ARGS[*]}" ]] ||
+    die "--partition, --time-per-run and --sbatch-args are options of --slurm"
+fi
 
 if ((ABLATION)); then
   ((${#VARIANTS[@]} == 0)) || die "--ablation always runs ppo_continuous; leave out --variants"
@@ -281,7 +321,7 @@ move_run_dirs() { # the TensorBoard folders of run $1: into folder $2, or delete
   local dir
   while IFS= read -r dir; do
     if [[ -n "$2" ]]; then
-      mkdir -p "$2" && rm -rf "$2/$(basename "$dir")" && mv "$dir" "$2/"
+      mkdir -p "$2" && rm -rf "${2:?}/$(basename "$dir")" && mv "$dir" "$2/"
     else
       rm -rf "$dir"
     fi
@@ -325,6 +365,19 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
   local finished=0
   if [[ -f "$marker" && "$(cat "$marker")" == "$args_line" ]]; then finished=1; fi
 
+  if ((SLURM)); then # collected here, submitted together after the loop
+    if ((finished)); then
+      NUM_SKIPPED=$((NUM_SKIPPED + 1))
+      return
+    fi
+    if [[ -f "$marker" ]] && ((!DRY_RUN)); then
+      echo "note: $key finished before with other settings; submitting it again"
+      rm -f "$marker" # else the report job would take the run for finished even if its task never ran
+    fi
+    PENDING_KEYS+=("$key")
+    PENDING_COMMANDS+=("$(quote "$@")")
+    return
+  fi
   if ((DRY_RUN)); then
     if ((finished)); then printf '# finished, would be skipped: '; fi
     local command
@@ -354,6 +407,200 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
 }
 
 # ------------------------------------------------------------------------------------------------
+# On a Slurm cluster: the pending runs as one job array, one run per task, then the report as a job
+# that depends on the whole array
+# ------------------------------------------------------------------------------------------------
+PENDING_KEYS=()     # the runs to submit, task i runs PENDING_KEYS[i]
+PENDING_COMMANDS=() # ... with the command PENDING_COMMANDS[i] (script and arguments, quoted)
+SLURM_DIR="$OUT/slurm"      # the batch scripts and the ids of the last submission
+SLURM_LOGS="$LOGS/slurm"    # Slurm's own output of each task and of the report job
+ARRAY_PLACEHOLDER=ARRAY_ID # stands for the array's job id in a dry run
+
+array_script() { # the batch script of the job array, on stdout
+  cat <<EOF
+#!/usr/bin/env bash
+# Written by benchmark.sh --slurm: ${#PENDING_KEYS[@]} runs of the benchmark in $OUT, one per task of a
+# job array. Task i runs the i-th command below, writes its output to logs/ENV__NAME__SEED.log and,
+# if the run succeeds, the same .done marker as ./benchmark.sh, so that the next submission skips it.
+set -uo pipefail
+# One thread per run: a task may see every CPU of its node (the scripts' torch.set_num_threads(1)
+# covers torch, not the libraries below it), and small MLPs gain nothing from more threads.
+export OMP_NUM_THREADS=1
+out=$(quote "$OUT")
+python=$(quote "$SLURM_PYTHON")
+case "\$SLURM_ARRAY_TASK_ID" in
+EOF
+  local i
+  for i in "${!PENDING_KEYS[@]}"; do
+    echo "  $i) key=$(quote "${PENDING_KEYS[$i]}") args=(${PENDING_COMMANDS[$i]}) ;;"
+  done
+  cat <<'EOF'
+  *) echo "task $SLURM_ARRAY_TASK_ID: no such run" >&2 && exit 2 ;;
+esac
+log="$out/logs/$key.log"
+printf -v done_text '%q ' "${args[0]##*/}" "${args[@]:1}" # what the marker says: the run's command
+done_text="${done_text% }"
+# Leftovers of an interrupted attempt would be read by the report as a second run of this seed.
+find "$out/runs" -mindepth 1 -maxdepth 1 -type d -name "${key}__*" -exec rm -rf {} +
+echo "# $done_text" >"$log"
+echo "task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname): $key, log: $log"
+status=0
+(cd "$out" && exec "$python" "${args[@]}") >>"$log" 2>&1 || status=$?
+if ((status == 0)); then
+  echo "$done_text" >"$out/logs/$key.done"
+  echo "finished $key"
+else
+  echo "FAILED   $key (exit status $status), see $log" >&2
+fi
+exit "$status"
+EOF
+}
+
+report_script() { # the batch script of the report job, on stdout; its argument is the array's job id
+  cat <<EOF
+#!/usr/bin/env bash
+# Written by benchmark.sh --slurm: the report of the benchmark in $OUT, run when the job array given
+# as the argument has ended (afterany: whether or not every task succeeded). A run without its .done
+# marker failed, was cancelled or ran out of time: as with ./benchmark.sh, its TensorBoard folder
+# goes to failed_runs/, it is listed at the end, and the job exits with status 1.
+set -uo pipefail
+export OMP_NUM_THREADS=1
+array="\$1"
+out=$(quote "$OUT")
+slurm_logs=$(quote "$SLURM_LOGS")
+report=($(quote "$SLURM_PYTHON" "${REPORT_CMD[@]:1}"))
+keys=($(quote "${PENDING_KEYS[@]}")) # task i ran keys[i]
+EOF
+  cat <<'EOF'
+# How each task ended, while Slurm still remembers it (MinJobAge): one line per task.
+declare -A how=()
+while read -r line; do
+  [[ "$line" =~ ArrayTaskId=([0-9]+)\ .*JobState=([A-Z_]+)\ .*ExitCode=([0-9]+):([0-9]+) ]] || continue
+  how[${BASH_REMATCH[1]}]="${BASH_REMATCH[2]}, exit status ${BASH_REMATCH[3]}"
+  if ((BASH_REMATCH[4])); then how[${BASH_REMATCH[1]}]="${BASH_REMATCH[2]}, signal ${BASH_REMATCH[4]}"; fi
+done < <(scontrol -o show job "$array" 2>/dev/null)
+
+failed=()
+for i in "${!keys[@]}"; do
+  key="${keys[$i]}"
+  [[ ! -f "$out/logs/$key.done" ]] || continue
+  failed+=("$key: ${how[$i]:-no .done marker}; logs: $out/logs/$key.log, $slurm_logs/${array}_$i.out")
+  while IFS= read -r dir; do
+    mkdir -p "$out/failed_runs" && rm -rf "$out/failed_runs/${dir##*/}" && mv "$dir" "$out/failed_runs/"
+  done < <(find "$out/runs" -mindepth 1 -maxdepth 1 -type d -name "${key}__*")
+done
+echo "benchmark: $((${#keys[@]} - ${#failed[@]})) of ${#keys[@]} runs of array $array finished, ${#failed[@]} failed"
+
+status=0
+"${report[@]}" || status=$?
+if ((${#failed[@]})); then
+  echo "failed runs (their TensorBoard folders are in $out/failed_runs):" >&2
+  printf '  %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+exit "$status"
+EOF
+}
+
+sbatch_options() { # $1 the job name, $2 its output file: the sbatch options of both jobs
+  SBATCH_OPTIONS=(--parsable --job-name "$1" --output "$2" --ntasks 1 --cpus-per-task 1)
+  if [[ -n "$PARTITION" ]]; then SBATCH_OPTIONS+=(--partition "$PARTITION"); fi
+  if [[ -n "$TIME_PER_RUN" ]]; then SBATCH_OPTIONS+=(--time "$TIME_PER_RUN"); fi
+  SBATCH_OPTIONS+=("${SBATCH_ARGS[@]}")
+}
+
+submit() { # $1 what (for the message), then sbatch's arguments: prints the job id, or says why not
+  local what="$1" errors id
+  shift
+  errors="$(mktemp)"
+  if ! id="$(sbatch "$@" 2>"$errors")"; then
+    local reason
+    reason="$(sed -n 's/^sbatch: error: //p' "$errors" | tail -n 1)"
+    [[ -n "$reason" ]] || reason="$(tail -n 1 "$errors")"
+    rm -f "$errors"
+    echo "benchmark.sh: Slurm refused the $what: ${reason:-sbatch failed}" >&2
+    return 1
+  fi
+  rm -f "$errors"
+  echo "${id%%;*}" # --parsable prints ID or ID;CLUSTER
+}
+
+submit_to_slurm() {
+  local num_tasks=${#PENDING_KEYS[@]}
+  if ((num_tasks == 0)); then
+    echo "benchmark: all $NUM_PLANNED runs finished before; nothing to submit" \
+      "(./benchmark.sh --report-only redoes the report)"
+    return 0
+  fi
+  local throttle=""
+  if ((JOBS_GIVEN)); then throttle="%$JOBS"; fi
+  sbatch_options benchmark "$SLURM_LOGS/%A_%a.out"
+  local array_command=(sbatch "${SBATCH_OPTIONS[@]}" --array "0-$((num_tasks - 1))$throttle" "$SLURM_DIR/array.sh")
+  sbatch_options benchmark-report "$SLURM_LOGS/report-%j.out"
+  local report_command=(sbatch "${SBATCH_OPTIONS[@]}" --dependency "afterany:$ARRAY_PLACEHOLDER"
+    "$SLURM_DIR/report.sh" "$ARRAY_PLACEHOLDER")
+
+  if ((DRY_RUN)); then
+    echo "# $num_tasks of $NUM_PLANNED runs to submit ($NUM_SKIPPED finished before)"
+    echo "# ---- $SLURM_DIR/array.sh"
+    array_script
+    echo "# ---- $SLURM_DIR/report.sh"
+    report_script
+    echo "# ---- the submission"
+    quote "${array_command[@]}"
+    quote "${report_command[@]}"
+    return 0
+  fi
+
+  mkdir -p "$SLURM_DIR" "$SLURM_LOGS"
+  array_script >"$SLURM_DIR/array.sh"
+  report_script >"$SLURM_DIR/report.sh"
+  local array_id report_id
+  array_id="$(submit "job array" "${array_command[@]:1}")" || exit 2
+  report_command=("${report_command[@]//$ARRAY_PLACEHOLDER/$array_id}")
+  if ! report_id="$(submit "report job" "${report_command[@]:1}")"; then
+    scancel "$array_id" 2>/dev/null || true
+    echo "benchmark.sh: the job array $array_id was cancelled; nothing runs" >&2
+    exit 2
+  fi
+  echo "$array_id $report_id" >"$SLURM_DIR/submitted"
+  cat <<EOF
+submitted: job array $array_id ($num_tasks runs, one CPU each), then the report as job $report_id when the array ends
+  follow:  squeue -j $array_id,$report_id
+           each run logs to $LOGS/ENV__NAME__SEED.log, Slurm's output to $SLURM_LOGS/
+  report:  $OUT/table.md; failed runs are listed at the end of $SLURM_LOGS/report-$report_id.out
+  cancel:  scancel $array_id $report_id (the same command submits again what did not finish)
+EOF
+  if ((WAIT)); then wait_for_slurm "$array_id" "$report_id"; fi
+}
+
+still_queued() { # any of the given job ids still pending or running?
+  [[ -n "$(squeue --noheader --format %i --jobs "$1" 2>/dev/null)" ]]
+}
+
+wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits as the report job did
+  # shellcheck disable=SC2064 # the job ids are known now
+  trap "echo 'stopped waiting; the jobs go on (scancel $1 $2 stops them)' >&2 && exit 130" INT TERM
+  echo "waiting for the jobs to end"
+  while still_queued "$1,$2"; do sleep 10; done
+  local log="$SLURM_LOGS/report-$2.out" line state=UNKNOWN code=1
+  if [[ -f "$log" ]]; then cat "$log"; fi
+  line="$(scontrol -o show job "$2" 2>/dev/null)" || true
+  if [[ "$line" =~ JobState=([A-Z_]+)\ .*ExitCode=([0-9]+):([0-9]+) ]]; then
+    state="${BASH_REMATCH[1]}"
+    code="${BASH_REMATCH[2]}"
+  fi
+  case "$state" in
+    COMPLETED) exit 0 ;;
+    FAILED) exit "$code" ;;
+    *)
+      echo "benchmark.sh: the report job $2 ended as $state; see $log" >&2
+      exit 1
+      ;;
+  esac
+}
+
+# ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
 REPORT_CMD=("$PYTHON" "$SCRIPT_DIR/benchmark_report.py" --runs "$OUT/runs" --out "$OUT")
@@ -370,10 +617,28 @@ if ((!REPORT_ONLY)); then
       echo "# note: $env is not one of the paper's environments: it gets the Hopper settings"
     fi
   done
+  if ((SLURM)); then
+    SLURM_PYTHON="$(command -v "$PYTHON")" || SLURM_PYTHON="$PYTHON" # the nodes need no PATH to find it
+  fi
+  if ((SLURM && !DRY_RUN)); then
+    command -v sbatch >/dev/null ||
+      die "--slurm needs Slurm's sbatch, which is not on the PATH (on a cluster, run this on a login node)"
+    [[ "$SLURM_PYTHON" == /* ]] || die "PYTHON=$PYTHON is not a command here"
+    # Two arrays of the same benchmark would run the same runs twice, into the same folders.
+    if [[ -f "$SLURM_DIR/submitted" ]] && still_queued "$(tr ' ' , <"$SLURM_DIR/submitted")"; then
+      die "the jobs $(cat "$SLURM_DIR/submitted") submitted before into $OUT are still queued or running;" \
+        "wait for them to end, or cancel them, then submit again"
+    fi
+  fi
   if ((!DRY_RUN)); then
     mkdir -p "$LOGS" "$OUT/runs"
-    echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
-      "$STEPS steps each, $JOBS at a time, into $OUT"
+    if ((SLURM)); then
+      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
+        "$STEPS steps each, into $OUT, on Slurm"
+    else
+      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
+        "$STEPS steps each, $JOBS at a time, into $OUT"
+    fi
   fi
 
   # Seeds outermost: the first pass fills every cell of the table, so even an interrupted benchmark
@@ -417,6 +682,10 @@ if ((!REPORT_ONLY)); then
   done
 fi
 
+if ((SLURM)); then
+  submit_to_slurm
+  exit 0
+fi
 if ((DRY_RUN)); then
   quote "${REPORT_CMD[@]}"
   exit 0
