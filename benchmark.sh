@@ -370,10 +370,6 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
       NUM_SKIPPED=$((NUM_SKIPPED + 1))
       return
     fi
-    if [[ -f "$marker" ]] && ((!DRY_RUN)); then
-      echo "note: $key finished before with other settings; submitting it again"
-      rm -f "$marker" # else the report job would take the run for finished even if its task never ran
-    fi
     PENDING_KEYS+=("$key")
     PENDING_COMMANDS+=("$(quote "$@")")
     return
@@ -553,6 +549,14 @@ submit_to_slurm() {
   fi
 
   mkdir -p "$SLURM_DIR" "$SLURM_LOGS"
+  refuse_runs_still_queued
+  local key
+  for key in "${PENDING_KEYS[@]}"; do
+    if [[ -f "$LOGS/$key.done" ]]; then
+      echo "note: $key finished before with other settings; submitting it again"
+      rm -f "$LOGS/$key.done" # else the report job would take it for finished even if its task never ran
+    fi
+  done
   array_script >"$SLURM_DIR/array.sh"
   report_script >"$SLURM_DIR/report.sh"
   local array_id report_id
@@ -563,7 +567,7 @@ submit_to_slurm() {
     echo "benchmark.sh: the job array $array_id was cancelled; nothing runs" >&2
     exit 2
   fi
-  echo "$array_id $report_id" >"$SLURM_DIR/submitted"
+  echo "$array_id $report_id ${PENDING_KEYS[*]}" >>"$SLURM_DIR/submitted"
   cat <<EOF
 submitted: job array $array_id ($num_tasks runs, one CPU each), then the report as job $report_id when the array ends
   follow:  squeue -j $array_id,$report_id
@@ -576,6 +580,25 @@ EOF
 
 still_queued() { # any of the given job ids still pending or running?
   [[ -n "$(squeue --noheader --format %i --jobs "$1" 2>/dev/null)" ]]
+}
+
+refuse_runs_still_queued() { # two tasks of the same run would write into the same folders at once
+  # DIR/slurm/submitted: one line per submission, "ARRAY_ID REPORT_ID KEY...", kept while queued.
+  [[ -f "$SLURM_DIR/submitted" ]] || return 0
+  local line ids keys key kept=()
+  while read -r -a line; do
+    ((${#line[@]} >= 2)) || continue
+    ids="${line[0]},${line[1]}"
+    still_queued "$ids" || continue
+    kept+=("${line[*]}")
+    keys=" ${line[*]:2} "
+    for key in "${PENDING_KEYS[@]}"; do
+      [[ "$keys" != *" $key "* ]] ||
+        die "$key is in the jobs ${ids/,/ } submitted before, still queued or running;" \
+          "wait for them to end, or cancel them (scancel ${ids/,/ }), then submit again"
+    done
+  done <"$SLURM_DIR/submitted"
+  if ((${#kept[@]})); then printf '%s\n' "${kept[@]}"; fi >"$SLURM_DIR/submitted"
 }
 
 wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits as the report job did
@@ -624,11 +647,6 @@ if ((!REPORT_ONLY)); then
     command -v sbatch >/dev/null ||
       die "--slurm needs Slurm's sbatch, which is not on the PATH (on a cluster, run this on a login node)"
     [[ "$SLURM_PYTHON" == /* ]] || die "PYTHON=$PYTHON is not a command here"
-    # Two arrays of the same benchmark would run the same runs twice, into the same folders.
-    if [[ -f "$SLURM_DIR/submitted" ]] && still_queued "$(tr ' ' , <"$SLURM_DIR/submitted")"; then
-      die "the jobs $(cat "$SLURM_DIR/submitted") submitted before into $OUT are still queued or running;" \
-        "wait for them to end, or cancel them, then submit again"
-    fi
   fi
   if ((!DRY_RUN)); then
     mkdir -p "$LOGS" "$OUT/runs"

@@ -270,10 +270,12 @@ def test_benchmark_on_a_real_slurm_cluster(cluster):
     assert refused.stderr.startswith("benchmark.sh: Slurm refused the job array: ") and "partition" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
 
-    # Jobs of this benchmark still queued (held here): a second submission would run the same runs twice.
-    held = bench("--slurm", "--sbatch-args", "--hold", "--variants", "ppo_m", "--seeds", "4", *TINY, out=out, env=env)
-    assert held.returncode == 0, held.stderr
-    twice = bench("--slurm", "--variants", "ppo_m", "--seeds", "4", *TINY, out=out, env=env)
-    assert twice.returncode == 2 and "still queued or running" in twice.stderr
-    assert len(twice.stderr.splitlines()) == 1
+    # A run still queued (held here) is not submitted a second time; other runs are.
+    held = ["--slurm", "--sbatch-args", "--hold", "--variants", "ppo_m", *TINY]
+    assert bench(*held, "--seeds", "4", out=out, env=env).returncode == 0
+    twice = bench(*held, "--seeds", "4 5", out=out, env=env)
+    assert twice.returncode == 2 and len(twice.stderr.splitlines()) == 1
+    assert re.match(r"benchmark.sh: Hopper-v5__ppo_m__4 is in the jobs \d+ \d+ submitted before", twice.stderr)
+    other = bench(*held, "--seeds", "5", out=out, env=env)
+    assert other.returncode == 0 and "submitted: job array" in other.stdout, other.stderr
     print(f"the whole test, from the cluster's start: {time.monotonic() - start:.0f} s")
