@@ -406,10 +406,10 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
 # On a Slurm cluster: the pending runs as one job array, one run per task, then the report as a job
 # that depends on the whole array
 # ------------------------------------------------------------------------------------------------
-PENDING_KEYS=()     # the runs to submit, task i runs PENDING_KEYS[i]
-PENDING_COMMANDS=() # ... with the command PENDING_COMMANDS[i] (script and arguments, quoted)
-SLURM_DIR="$OUT/slurm"      # the batch scripts and the ids of the last submission
-SLURM_LOGS="$LOGS/slurm"    # Slurm's own output of each task and of the report job
+PENDING_KEYS=()            # the runs to submit: task i runs PENDING_KEYS[i] ...
+PENDING_COMMANDS=()        # ... with the command PENDING_COMMANDS[i] (script and arguments, quoted)
+SLURM_DIR="$OUT/slurm"     # the batch scripts, and the job ids of the submissions still queued
+SLURM_LOGS="$LOGS/slurm"   # Slurm's own output of each task and of the report job
 ARRAY_PLACEHOLDER=ARRAY_ID # stands for the array's job id in a dry run
 
 array_script() { # the batch script of the job array, on stdout
@@ -606,7 +606,7 @@ wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits
   trap "echo 'stopped waiting; the jobs go on (scancel $1 $2 stops them)' >&2 && exit 130" INT TERM
   echo "waiting for the jobs to end"
   while still_queued "$1,$2"; do sleep 10; done
-  local log="$SLURM_LOGS/report-$2.out" line state=UNKNOWN code=1
+  local log="$SLURM_LOGS/report-$2.out" line state="no state (scontrol does not know the job)" code=1
   if [[ -f "$log" ]]; then cat "$log"; fi
   line="$(scontrol -o show job "$2" 2>/dev/null)" || true
   if [[ "$line" =~ JobState=([A-Z_]+)\ .*ExitCode=([0-9]+):([0-9]+) ]]; then
@@ -615,9 +615,9 @@ wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits
   fi
   case "$state" in
     COMPLETED) exit 0 ;;
-    FAILED) exit "$code" ;;
+    FAILED) exit "$((code ? code : 1))" ;; # 1: some runs failed, as ./benchmark.sh exits
     *)
-      echo "benchmark.sh: the report job $2 ended as $state; see $log" >&2
+      echo "benchmark.sh: the report job $2 ended with $state; see $log" >&2
       exit 1
       ;;
   esac
