@@ -1,20 +1,25 @@
-"""The benchmark's report: TensorBoard logs in, the paper's Table 1 and figures out.
+"""The benchmark's report: runs in, the paper's Tables 1 and 2 and figures out.
 
-Reads the event files of the runs that benchmark.sh started (one folder per run, named
-`{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) and writes into --out:
+Reads the runs that benchmark.sh started, either from their TensorBoard event files (--runs: one folder
+per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) or from the per-run
+records that an earlier report wrote (--records), and writes into --out:
 
-- table.md: variant x environment, mean and 95% bootstrap CI over seeds, in the layout of Table 1 of
-  Engstrom et al. 2020 ("Implementation Matters in Deep Policy Gradients"), with the paper's numbers
-  beside ours and the AAI and ACLI rows; once per aggregate (best iteration, last 10 iterations);
-- curves_{env}.png: learning curves, every variant in one plot, mean and bootstrap band over seeds;
+- records/{env_id}__{exp_name}__{seed}.csv (from event files only): one small CSV per run with, per
+  iteration, every number the report reads, so that the report regenerates without the event files;
+- table.md: Table 1 (PPO, PPO-M, TRPO, TRPO+) and Table 2 (PPO-NoClip beside PPO) of Engstrom et al.
+  2020 ("Implementation Matters in Deep Policy Gradients"), our mean and 95% bootstrap CI over seeds
+  beside the paper's number, with the AAI and ACLI rows, once per aggregate (best iteration, last 10
+  iterations); differences between environment versions and time-limit treatments; a trust-region
+  summary per variant; one row per run;
+- curves_{env}.png: learning curves, every variant in one plot;
 - trust_region_{env}.png: mean KL and max ratio per iteration, per variant (the paper's section 5);
 - ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1).
 
-The evaluation protocol is the released code's (spec/paper.md, section 6): the return of an
-iteration is the mean return of the training episodes that finished in it; there are no separate
-evaluation episodes.
+The return of an iteration is the mean return of the training episodes that finished in it, as in the
+authors' released code; there are no separate evaluation episodes.
 
-    python benchmark_report.py --runs benchmark_results/runs --out benchmark_results
+    python benchmark_report.py --runs benchmark_runs/runs --out benchmark_runs
+    python benchmark_report.py --records benchmark_results/records --out benchmark_results
 """
 
 import csv
@@ -23,37 +28,50 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import tyro
 from matplotlib.figure import Figure  # saves through the Agg canvas: no pyplot, no global state
-from matplotlib.ticker import LogFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-# The variants in the paper's row order, with the paper's names (spec section 5), and the names of
-# their rows in ../shared/reference/table1.csv.
-VARIANT_LABELS = {"ppo_continuous": "PPO", "ppo_m": "PPO-M", "trpo": "TRPO", "trpo_plus": "TRPO+"}
+# The variants in the paper's row order, with the paper's names, and the names of their rows in the
+# paper's table (reference/paper_tables.csv).
+VARIANT_LABELS = {
+    "ppo_continuous": "PPO",
+    "ppo_m": "PPO-M",
+    "trpo": "TRPO",
+    "trpo_plus": "TRPO+",
+    "ppo_noclip": "PPO-NoClip",
+}
 PAPER_ROW_NAMES = {
     "ppo_continuous": "ppo",
     "ppo_m": "ppo_m",
     "trpo": "trpo",
     "trpo_plus": "trpo_plus",
+    "ppo_noclip": "ppo_noclip",
 }
+TABLE_1 = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # also the four that AAI and ACLI compare
+TABLE_2 = ["ppo_noclip", "ppo_continuous"]  # PPO-NoClip, and PPO beside it for comparison
+# benchmark.sh --time-limit-as-termination names its runs {variant}_tlterm, beside the default ones.
+TLTERM_SUFFIX = "_tlterm"
 PAPER_ENVS = ["Walker2d", "Hopper", "Humanoid"]  # Table 1's column order
 # benchmark.sh names ablation runs like ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0.
 ABLATION_PREFIX = "ablation_"
 ABLATION_SWITCHES = ["clip_vloss", "scale_reward", "ortho_init", "anneal_lr"]
 
-# The released code's batch: 1 actor x T = 2048 steps per iteration (spec section 1). Used only
-# for a run whose hyperparameter text does not give its batch size.
+# The released code's batch, 1 actor x 2048 steps per iteration. Used only for a run whose
+# hyperparameter text does not give its batch size.
 DEFAULT_BATCH_SIZE = 2048
 LAST_ITERATIONS = 10  # the "last 10 iterations" aggregate
+SMOOTHING_WINDOW = 10  # iterations per rolling mean in the figures: its last point is the last-10 aggregate
 CONFIDENCE = 0.95
 N_RESAMPLES = 10_000  # bootstrap resamples for the tables
 CURVE_RESAMPLES = 1_000  # a band under a curve needs fewer, and is computed once per iteration
-BOOTSTRAP_SEED = 0  # fixed, so the same logs always give the same table
-PPO_CLIP_EPSILON = 0.2  # released clip epsilon (spec section 1), drawn as 1 + eps in ratio plots
+BOOTSTRAP_SEED = 0  # fixed, so the same runs always give the same table
 
 AGGREGATES = {
     "best": "Best iteration: per run, the highest per-iteration mean return",
@@ -61,31 +79,53 @@ AGGREGATES = {
     f"{LAST_ITERATIONS} per-iteration mean returns",
 }
 
+# A run's record: per iteration, the mean return of the episodes that finished in it and their count,
+# then the scalars the scripts log once per iteration (column name -> TensorBoard tag). The TRPO
+# columns stay empty for PPO.
+LOGGED_PER_ITERATION = {
+    "mean_kl": "trust_region/mean_kl",
+    "max_ratio": "trust_region/max_ratio",
+    "line_search_steps": "trpo/line_search_steps",
+    "accepted": "trpo/accepted",
+    "expected_improvement": "trpo/expected_improvement",
+    "actual_improvement": "trpo/actual_improvement",
+    "kl_after_step": "trpo/kl_after_step",
+}
+RECORD_COLUMNS = ["iteration", "global_step", "mean_return", "episodes", *LOGGED_PER_ITERATION]
+SIGNIFICANT_DIGITS = 6  # of the floats in a record: far below the noise, and a record stays small
+
 
 @dataclass
 class Args:
-    runs: Path = Path("benchmark_results/runs")
-    """the folder of run folders (TensorBoard logs), as written by benchmark.sh"""
-    out: Path = Path("benchmark_results")
-    """where table.md and the figures go"""
-    paper_table: Path = Path(__file__).resolve().parent.parent / "shared/reference/table1.csv"
-    """the paper's Table 1 as CSV; the paper's columns stay empty if the file is absent"""
+    out: Path
+    """where table.md and the figures go (and records/, when reading event files); no default, so that
+    the committed benchmark_results/ changes only when named"""
+    runs: Path | None = None
+    """a folder of run folders (TensorBoard event files) as benchmark.sh writes them; their records
+    are written to OUT/records"""
+    records: Path | None = None
+    """a folder of per-run records (CSV) that an earlier report wrote: the report from them alone"""
+    paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
+    """the paper's numbers as CSV (variant,env,mean,ci_low,ci_high); without it the paper's columns are empty"""
 
 
 # ==================================================================================================
 # Arithmetic (small pure functions, tested on numbers worked out by hand)
 # ==================================================================================================
+def iteration_of(steps, batch_size):
+    """The iteration a global step belongs to: iteration k covers steps (k-1)*batch_size + 1 ..
+    k*batch_size (steps counted from 1). Ceil in integer arithmetic, exact for any step count."""
+    return -(-np.asarray(steps, dtype=np.int64) // batch_size)
+
+
 def iteration_means(steps, returns, batch_size):
     """Mean return of the episodes that finished in each iteration.
 
-    An episode logged at global step s (steps counted from 1) finished in iteration
-    ceil(s / batch_size): iteration k covers the steps (k-1)*batch_size + 1 .. k*batch_size.
-    Returns the iterations that had at least one episode, ascending, and their mean returns.
+    An episode logged at global step s finished in iteration ceil(s / batch_size). Returns the
+    iterations that had at least one episode, ascending, and their mean returns.
     """
-    steps = np.asarray(steps, dtype=np.int64)
     returns = np.asarray(returns, dtype=np.float64)
-    iterations = -(-steps // batch_size)  # ceil in integer arithmetic, exact for any step count
-    unique, inverse = np.unique(iterations, return_inverse=True)
+    unique, inverse = np.unique(iteration_of(steps, batch_size), return_inverse=True)
     means = np.bincount(inverse, weights=returns) / np.bincount(inverse)
     return unique, means
 
@@ -124,19 +164,39 @@ def bootstrap_diff_ci(on, off, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, s
     return float(on.mean() - off.mean()), float(low), float(high)
 
 
-def aai_acli(means):
-    """The paper's AAI and ACLI (spec section 5) from {variant: mean}; None unless all four ran.
+def aai_acli(means, suffix=""):
+    """The paper's AAI and ACLI from {variant: mean}; None unless all four ran.
 
     AAI, the algorithmic improvement: max(|PPO - TRPO+|, |PPO-M - TRPO|), the step alone.
     ACLI, the code-level improvement: max(|PPO - PPO-M|, |TRPO+ - TRPO|), the optimizations alone.
+    suffix picks another set of four, e.g. "_tlterm" for ppo_continuous_tlterm and its siblings.
     """
-    if any(variant not in means for variant in VARIANT_LABELS):
+    if any(variant + suffix not in means for variant in TABLE_1):
         return None, None
-    ppo, ppo_m = means["ppo_continuous"], means["ppo_m"]
-    trpo, trpo_plus = means["trpo"], means["trpo_plus"]
+    ppo, ppo_m = means["ppo_continuous" + suffix], means["ppo_m" + suffix]
+    trpo, trpo_plus = means["trpo" + suffix], means["trpo_plus" + suffix]
     aai = max(abs(ppo - trpo_plus), abs(ppo_m - trpo))
     acli = max(abs(ppo - ppo_m), abs(trpo_plus - trpo))
     return aai, acli
+
+
+def rolling_mean(matrix, window):
+    """Per row, the mean of the values of the last `window` columns up to each column (fewer at the
+    start), NaN left out; NaN where the window holds no value. The learning curves' smoothing."""
+    valid = ~np.isnan(matrix)
+    sums = np.cumsum(np.where(valid, matrix, 0.0), axis=1)
+    counts = np.cumsum(valid, axis=1)
+    sums[:, window:] = sums[:, window:] - sums[:, :-window]
+    counts[:, window:] = counts[:, window:] - counts[:, :-window]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)
+
+
+def column_means(matrix):
+    """Per column, the mean of its values, NaN left out; NaN for a column without any."""
+    counts = (~np.isnan(matrix)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.nansum(matrix, axis=0) / counts, np.nan)
 
 
 def parse_run_name(name):
@@ -167,6 +227,11 @@ def env_family(env_id):
     return re.sub(r"-v\d+$", "", env_id)
 
 
+def base_variant(exp_name):
+    """ppo_m_tlterm -> ppo_m: the variant a time-limit-as-termination run belongs to."""
+    return exp_name.removesuffix(TLTERM_SUFFIX)
+
+
 def ablation_switches(exp_name):
     """{switch: on} from an ablation run's name, or None if it is not one of benchmark.sh's."""
     if not exp_name.startswith(ABLATION_PREFIX):
@@ -178,111 +243,225 @@ def ablation_switches(exp_name):
 
 
 # ==================================================================================================
-# Reading the logs
+# A run: its per-iteration record and the few hyperparameters the report reads
 # ==================================================================================================
 @dataclass
 class Run:
     env_id: str
     exp_name: str
     seed: int
-    path: Path
+    source: str  # the run folder's name, `{env_id}__{exp_name}__{seed}__{unix_time}`
     batch_size: int
     batch_size_assumed: bool
-    iterations: np.ndarray  # the iterations that had finished episodes ...
-    iteration_returns: np.ndarray  # ... and the mean return of those episodes
-    trust_region: dict = field(default_factory=dict)  # tag -> (iterations, values)
-    max_kl: float | None = None  # the TRPO variants' KL bound, from the hyperparameters
-    line_search: dict = field(default_factory=dict)  # TRPO: tag -> values, one per iteration
-    planned_iterations: int | None = None  # from the hyperparameters; None if they are missing
+    planned_iterations: int | None  # from the hyperparameters; None if they are missing
+    max_kl: float | None  # the TRPO variants' KL bound delta
+    clip_coef: float | None  # the PPO variants' clip epsilon
+    columns: dict  # record column -> one float per iteration 1..N, NaN where nothing was logged
+    notes: list = field(default_factory=list)  # about how the record was made, kept in the record
+
+    @property
+    def key(self):
+        return f"{self.env_id}__{self.exp_name}__{self.seed}"
+
+    @property
+    def iterations(self):
+        """The iterations that had finished episodes (numbered from 1) ..."""
+        return np.flatnonzero(~np.isnan(self.columns["mean_return"])) + 1
+
+    @property
+    def iteration_returns(self):
+        """... and the mean return of those episodes."""
+        returns = self.columns["mean_return"]
+        return returns[~np.isnan(returns)]
+
+    def logged(self, column):
+        """(iterations, values) of one column, where it was logged."""
+        values = self.columns[column]
+        present = ~np.isnan(values)
+        return np.flatnonzero(present) + 1, values[present]
 
     @property
     def done_iterations(self):
-        """Iterations logged so far (the trust-region tags are logged once per iteration)."""
-        steps = self.trust_region.get("trust_region/mean_kl", (None, []))[0]
-        return len(steps) if len(steps) else int(self.iterations[-1])
+        """Iterations logged so far (the trust-region tags are logged at the end of every iteration)."""
+        logged = len(self.logged("mean_kl")[1])
+        return logged if logged else int(self.iterations[-1])
 
     @property
     def complete(self):
         return self.planned_iterations is None or self.done_iterations >= self.planned_iterations
 
 
-def load_run(path, env_id, exp_name, seed):
+def significant(values):
+    """Rounded to SIGNIFICANT_DIGITS, as a record stores them, so that a run read from its event files
+    and the same run read back from its record give the same numbers, and the same report."""
+    return np.array([float(f"{x:.{SIGNIFICANT_DIGITS}g}") for x in values])
+
+
+def run_from_events(path, env_id, exp_name, seed):
     # size_guidance 0 keeps every event; the default keeps a random sample of 1000 per tag.
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
     tags = events.Tags()
-    batch_size, max_kl, planned = None, None, None
+    hparams, batch_size = {}, None
     if "hyperparameters/text_summary" in tags["tensors"]:
         text = events.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0]
         text = text.decode("utf-8", errors="replace")
-        batch_size = parse_batch_size(text)
-        hparams = parse_hparams(text)
-        if "max_kl" in hparams:
-            max_kl = float(hparams["max_kl"])
-        if hparams.get("num_iterations", "").isdigit():
-            planned = int(hparams["num_iterations"])
+        hparams, batch_size = parse_hparams(text), parse_batch_size(text)
     assumed = batch_size is None
     batch_size = batch_size or DEFAULT_BATCH_SIZE
 
     def scalars(tag):
         points = events.Scalars(tag) if tag in tags["scalars"] else []
-        steps = np.array([p.step for p in points], dtype=np.int64)
-        return steps, np.array([p.value for p in points])
+        return np.array([p.step for p in points], dtype=np.int64), np.array([p.value for p in points])
 
-    iterations, returns = iteration_means(*scalars("charts/episodic_return"), batch_size)
-    trust_region = {}
-    for tag in ("trust_region/mean_kl", "trust_region/max_ratio"):
-        steps, values = scalars(tag)
-        if len(steps):
-            # Logged once per iteration, at its last global step k * batch_size.
-            trust_region[tag] = (-(-steps // batch_size), values)
-    line_search = {tag: scalars(tag)[1] for tag in ("trpo/accepted", "trpo/kl_after_step") if tag in tags["scalars"]}
+    episode_steps, episode_returns = scalars("charts/episodic_return")
+    with_episodes, means = iteration_means(episode_steps, episode_returns, batch_size)
+    counts = np.unique(iteration_of(episode_steps, batch_size), return_counts=True)[1]
+    # The per-iteration tags are logged at the iteration's last global step, k * batch_size.
+    logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
+    logged = {column: (iteration_of(steps, batch_size), values) for column, (steps, values) in logged.items()}
+    last = max([0, *with_episodes, *(i for iterations, _ in logged.values() for i in iterations)])
+    columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
+    columns["mean_return"][with_episodes - 1] = significant(means)
+    columns["episodes"][with_episodes - 1] = counts
+    for column, (iterations, values) in logged.items():
+        columns[column][iterations - 1] = significant(values)
+
+    def number(key):
+        return float(hparams[key]) if re.fullmatch(r"[0-9.eE+-]+", hparams.get(key, "")) else None
+
+    planned = number("num_iterations")
     return Run(
         env_id,
         exp_name,
         seed,
-        path,
+        Path(path).name,
         batch_size,
         assumed,
-        iterations,
-        returns,
-        trust_region,
-        max_kl,
-        line_search,
-        planned,
+        int(planned) if planned is not None else None,
+        number("max_kl"),
+        number("clip_coef"),
+        columns,
     )
 
 
-def load_runs(runs_dir, notes):
-    """Every run under runs_dir; of several folders for one (env, name, seed), the newest."""
+def load_runs(runs_dir, terminal_notes):
+    """Every run under runs_dir, from its event files; of several folders for one (env, name, seed),
+    the newest."""
     folders = defaultdict(list)  # (env_id, exp_name, seed) -> [(unix_time, path)]
     for path in sorted(p for p in Path(runs_dir).iterdir() if p.is_dir()):
         parsed = parse_run_name(path.name)
         if parsed is None or not any(path.glob("events.out.tfevents.*")):
-            notes.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
+            terminal_notes.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
             continue
         env_id, exp_name, seed, unix_time = parsed
         folders[env_id, exp_name, seed].append((unix_time, path))
     runs = []
     for key, candidates in sorted(folders.items()):
+        run = run_from_events(max(candidates)[1], *key)
         if len(candidates) > 1:
             # benchmark.sh clears an interrupted attempt before it runs the seed again; a folder
             # of scripts run by hand may still hold several.
-            env_id, exp_name, seed = key
-            count = len(candidates)
-            notes.append(f"{env_id} {exp_name} seed {seed}: {count} run folders, used the newest")
-        runs.append(load_run(max(candidates)[1], *key))
+            run.notes.append(f"{len(candidates)} run folders, used the newest")
+        runs.append(run)
+    return runs
+
+
+# ==================================================================================================
+# Records: one CSV per run, from which the whole report regenerates
+# ==================================================================================================
+def write_record(run, path):
+    """The run as CSV: comment lines with its source and constants, then one row per iteration."""
+    constants = {
+        "run": run.source,
+        "batch_size": run.batch_size,
+        "batch_size_assumed": int(run.batch_size_assumed),
+        "planned_iterations": run.planned_iterations,
+        "max_kl": run.max_kl,
+        "clip_coef": run.clip_coef,
+    }
+    lines = [
+        f"# Per-iteration record of the run {run.source}, extracted from its event files by benchmark_report.py.",
+        "# "
+        + " ".join(
+            f"{key}={'' if value is None else f'{value:g}' if isinstance(value, float) else value}"
+            for key, value in constants.items()
+        ),
+        *(f"# note: {note}" for note in run.notes),
+        ",".join(RECORD_COLUMNS),
+    ]
+    for i in range(len(run.columns["mean_return"])):
+        row = [str(i + 1), str((i + 1) * run.batch_size)]
+        for name in RECORD_COLUMNS[2:]:
+            value = run.columns[name][i]
+            row.append("" if np.isnan(value) else f"{value:.{SIGNIFICANT_DIGITS}g}")
+        lines.append(",".join(row))
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_record(path):
+    """A Run from its record, the inverse of write_record."""
+    constants, notes, rows = {}, [], []
+    with Path(path).open() as f:
+        for line in f:
+            if line.startswith("# note: "):
+                notes.append(line[len("# note: ") :].rstrip("\n"))
+            elif line.startswith("# run="):
+                constants = dict(item.split("=", 1) for item in line[2:].split())
+            elif not line.startswith("#"):
+                rows.append(line)
+    if "run" not in constants or parse_run_name(constants["run"]) is None:
+        raise ValueError(f"{path} has no `# run=...` line naming its run")
+    table = list(csv.DictReader(rows))
+    last = max((int(row["iteration"]) for row in table), default=0)
+    columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
+    for row in table:
+        for name in columns:
+            if row[name]:
+                columns[name][int(row["iteration"]) - 1] = float(row[name])
+
+    def optional(key, kind):
+        return kind(float(constants[key])) if constants.get(key) else None
+
+    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
+    return Run(
+        env_id,
+        exp_name,
+        seed,
+        constants["run"],
+        int(constants["batch_size"]),
+        constants["batch_size_assumed"] == "1",
+        optional("planned_iterations", int),
+        optional("max_kl", float),
+        optional("clip_coef", float),
+        columns,
+        notes,
+    )
+
+
+def load_records(records_dir, terminal_notes):
+    runs = []
+    for path in sorted(Path(records_dir).glob("*.csv")):
+        try:
+            runs.append(read_record(path))
+        except (ValueError, KeyError) as error:
+            terminal_notes.append(f"skipped {path}: not a record ({error})")
+    return sorted(runs, key=lambda r: (r.env_id, r.exp_name, r.seed))
+
+
+def write_records(runs, records_dir, terminal_notes):
+    records_dir.mkdir(parents=True, exist_ok=True)
+    written = []
     for run in runs:
-        if run.batch_size_assumed:
-            assumption = f"no batch size in its hyperparameters, assumed {DEFAULT_BATCH_SIZE}"
-            notes.append(f"`{run.path.name}`: {assumption}")
-        if len(run.iterations) == 0:
-            notes.append(f"`{run.path.name}` has no finished episodes; left out")
-    return [run for run in runs if len(run.iterations)]
+        written.append(records_dir / f"{run.key}.csv")
+        write_record(run, written[-1])
+    for stale in sorted(set(records_dir.glob("*.csv")) - set(written)):
+        terminal_notes.append(f"{stale} is not one of these runs (left from an earlier report?)")
+    return written
 
 
 def load_paper_table(path):
-    """{(variant, env family): (mean, low, high)} from the paper's Table 1 CSV; {} if absent."""
+    """{(variant, env family): (mean, low, high)} from the paper's numbers as CSV; {} if absent."""
     path = Path(path)
     if not path.is_file():
         return {}
@@ -297,7 +476,7 @@ def load_paper_table(path):
 
 
 # ==================================================================================================
-# Writing the report
+# Writing table.md
 # ==================================================================================================
 def order_envs(env_ids):
     """The paper's column order (Walker2d, Hopper, Humanoid), then other environments by name."""
@@ -306,20 +485,24 @@ def order_envs(env_ids):
 
 
 def order_variants(names):
-    """The paper's row order, then any other experiment name (a user's own variant) by name."""
-    known = [v for v in VARIANT_LABELS if v in names]
+    """The paper's variants in its order, then their time-limit-as-termination runs, then any other
+    experiment name (a user's own variant) by name."""
+    known = [v + suffix for suffix in ("", TLTERM_SUFFIX) for v in VARIANT_LABELS if v + suffix in names]
     return known + sorted(set(names) - set(known))
 
 
-def label(exp_name):
-    if exp_name in VARIANT_LABELS:
-        return f"{VARIANT_LABELS[exp_name]} (`{exp_name}`)"
-    return f"`{exp_name}`"
-
-
 def plot_label(exp_name):
-    # matplotlib leaves a label that starts with "_" out of the legend.
-    return VARIANT_LABELS.get(exp_name, exp_name.lstrip("_") or exp_name)
+    base = base_variant(exp_name)
+    if base in VARIANT_LABELS:
+        tlterm = ", time limit as termination" if exp_name != base else ""
+        return VARIANT_LABELS[base] + tlterm
+    return exp_name.lstrip("_") or exp_name  # matplotlib leaves a label that starts with "_" out of the legend
+
+
+def label(exp_name):
+    if base_variant(exp_name) in VARIANT_LABELS:
+        return f"{plot_label(exp_name)} (`{exp_name}`)"
+    return f"`{exp_name}`"
 
 
 def number(x):
@@ -331,19 +514,43 @@ def cell(mean, low, high):
     return f"{number(mean)} [{number(low)}, {number(high)}]"
 
 
-def results_table(runs, kind, paper):
-    """One markdown table in Table 1's layout for one aggregate ("best" or "last10")."""
-    envs = order_envs(r.env_id for r in runs)
-    variants = order_variants({r.exp_name for r in runs})
-    values = defaultdict(list)  # (variant, env) -> one aggregate per seed
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+
+
+def table_variants(names, table):
+    """The rows of Table 1 or 2: its variants in the paper's order, then their time-limit-as-termination
+    runs; Table 1 also takes every name that is not one of the paper's (a user's own variant)."""
+    variants = TABLE_1 if table == "Table 1" else TABLE_2
+    if table == "Table 2" and not any(base_variant(n) == "ppo_noclip" for n in names):
+        return []
+    rows = [v + suffix for suffix in ("", TLTERM_SUFFIX) for v in variants if v + suffix in names]
+    if table == "Table 1":
+        rows += sorted(n for n in names if base_variant(n) not in VARIANT_LABELS)
+    return rows
+
+
+def aggregates_by_group(runs, kind):
+    """{(exp_name, env_id): [one aggregate per seed]}."""
+    values = defaultdict(list)
     for run in runs:
         values[run.exp_name, run.env_id].append(aggregate(run.iteration_returns, kind))
-    seed_counts = {len(v) for v in values.values()}
+    return values
 
+
+def results_table(runs, kind, paper, table):
+    """Table 1 or 2 in the paper's layout for one aggregate: per environment id our column, then the
+    paper's column for that environment (the paper ran gym -v2)."""
+    variants = table_variants({r.exp_name for r in runs}, table)
+    if not variants:
+        return None
+    envs = order_envs(r.env_id for r in runs if r.exp_name in variants)
+    values = aggregates_by_group(runs, kind)
     header = [""]
     for env in envs:
         header += [f"{env} (ours)", f"{env_family(env)}-v2 (paper)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     our_means = defaultdict(dict)  # env -> {variant: mean over seeds}
     for variant in variants:
         row = [label(variant)]
@@ -351,80 +558,202 @@ def results_table(runs, kind, paper):
             if (variant, env) in values:
                 mean, low, high = bootstrap_ci(values[variant, env])
                 our_means[env][variant] = mean
-                n = len(values[variant, env])
-                row.append(cell(mean, low, high) + (f" (n={n})" if len(seed_counts) > 1 else ""))
+                row.append(f"{cell(mean, low, high)} (n={len(values[variant, env])})")
             else:
                 row.append("—")
-            paper_numbers = paper.get((variant, env_family(env)))
+            # The released code treats the time limit as a termination: its numbers sit beside both.
+            paper_numbers = paper.get((base_variant(variant), env_family(env)))
             row.append(cell(*paper_numbers) if paper_numbers else "—")
-        lines.append("| " + " | ".join(row) + " |")
-    for position, index_name in enumerate(("AAI", "ACLI")):
-        row = [index_name]
+        rows.append(row)
+    if table == "Table 1":
+        suffixes = [""] + ([TLTERM_SUFFIX] if any(v.endswith(TLTERM_SUFFIX) for v in variants) else [])
+        for suffix in suffixes:
+            for position, index_name in enumerate(("AAI", "ACLI")):
+                row = [index_name + (" (time limit as termination)" if suffix else "")]
+                for env in envs:
+                    family = env_family(env)
+                    paper_means = {v: numbers[0] for (v, e), numbers in paper.items() if e == family}
+                    row.append(text_or_dash(aai_acli(our_means[env], suffix)[position]))
+                    row.append(text_or_dash(aai_acli(paper_means)[position]))
+                rows.append(row)
+    title = f"## {table}. {AGGREGATES[kind]}; mean [{CONFIDENCE:.0%} bootstrap CI] (n = seeds)"
+    return title + "\n\n" + markdown_table(header, rows)
+
+
+def text_or_dash(value):
+    return number(value) if value is not None else "—"
+
+
+def comparison_pairs(runs):
+    """[(what, runs of a, runs of b)] for the differences a minus b worth a line: one environment in
+    two versions (Walker2d-v5 minus Walker2d-v4) per variant, and per variant and environment the
+    time limit taken as a termination minus the default bootstrap."""
+    groups = defaultdict(list)
+    for run in runs:
+        groups[run.exp_name, run.env_id].append(run)
+    names = order_variants({r.exp_name for r in runs})
+    envs = order_envs(r.env_id for r in runs)
+    pairs = []
+    for variant in names:
+        present = [env for env in envs if (variant, env) in groups]
+        for old, new in combinations(present, 2):
+            if env_family(old) == env_family(new):
+                pairs.append((f"{label(variant)}: {new} minus {old}", groups[variant, new], groups[variant, old]))
+    for variant in names:
+        base = base_variant(variant)
         for env in envs:
-            family = env_family(env)
-            paper_means = {v: numbers[0] for (v, e), numbers in paper.items() if e == family}
-            for means in (our_means[env], paper_means):
-                value = aai_acli(means)[position]
-                row.append(number(value) if value is not None else "—")
-        lines.append("| " + " | ".join(row) + " |")
-    if len(seed_counts) == 1:
-        n = seed_counts.pop()
-        seeds = f"{n} seed" + ("s" if n > 1 else "")
-    else:
-        seeds = "n seeds"
-    title = f"## {AGGREGATES[kind]}; mean [{CONFIDENCE:.0%} bootstrap CI] over {seeds}"
-    return title + "\n\n" + "\n".join(lines) + "\n"
+            if variant != base and (variant, env) in groups and (base, env) in groups:
+                what = f"{label(base)} on {env}: time limit as termination minus bootstrapped"
+                pairs.append((what, groups[variant, env], groups[base, env]))
+    return pairs
+
+
+def comparisons_section(runs):
+    pairs = comparison_pairs(runs)
+    if not pairs:
+        return None
+    rows = []
+    for what, a, b in pairs:
+        row = [what]
+        for kind in AGGREGATES:
+            scores = [[aggregate(r.iteration_returns, kind) for r in group] for group in (a, b)]
+            row.append(f"{cell(*bootstrap_diff_ci(*scores))} (n={len(a)} and {len(b)})")
+        rows.append(row)
+    header = ["a minus b", "best iteration", f"last {LAST_ITERATIONS} iterations"]
+    return (
+        f"## Comparisons: difference of the means [{CONFIDENCE:.0%} bootstrap CI, the two groups resampled apart]\n\n"
+        + markdown_table(header, rows)
+    )
 
 
 def trust_region_summary(run):
-    """Per run, over training: the largest max ratio, the mean of the mean KL, and for TRPO the
-    iterations whose line search gave up and the largest KL after an accepted step (with the bound)."""
-    max_ratio = run.trust_region.get("trust_region/max_ratio", (None, np.array([])))[1]
-    mean_kl = run.trust_region.get("trust_region/mean_kl", (None, np.array([])))[1]
+    """Per run, over its iterations: the mean and largest max ratio, the mean of the mean KL, the
+    fraction of iterations outside the variant's own bound (max ratio > 1 + eps for PPO, mean KL >
+    delta for TRPO), and for TRPO the iterations whose line search gave up and the largest KL after
+    an accepted step."""
+    max_ratio, mean_kl = run.logged("max_ratio")[1], run.logged("mean_kl")[1]
     summary = {
         "max_ratio": max_ratio.max() if len(max_ratio) else np.nan,
+        "mean_max_ratio": max_ratio.mean() if len(max_ratio) else np.nan,
         "mean_kl": mean_kl.mean() if len(mean_kl) else np.nan,
     }
-    if "trpo/accepted" in run.line_search:
-        accepted = run.line_search["trpo/accepted"] > 0.5
-        kl_after = run.line_search["trpo/kl_after_step"][accepted]
-        summary["gave_up"] = int((~accepted).sum())
-        summary["max_kl_accepted"] = kl_after.max() if len(kl_after) else np.nan
+    if run.clip_coef is not None and len(max_ratio):
+        summary["ratio_outside"] = float(np.mean(max_ratio > 1 + run.clip_coef))
+    if run.max_kl is not None and len(mean_kl):
+        summary["kl_outside"] = float(np.mean(mean_kl > run.max_kl))
+    accepted = run.columns["accepted"]
+    if len(accepted) and not np.all(np.isnan(accepted)):
+        taken = accepted[~np.isnan(accepted)] > 0.5
+        kl_after = run.logged("kl_after_step")[1]
+        kl_taken = kl_after[taken] if len(kl_after) == len(taken) else np.array([])
+        summary["gave_up"] = int((~taken).sum())
+        summary["line_searches"] = len(taken)
+        summary["max_kl_accepted"] = kl_taken.max() if len(kl_taken) else np.nan
     return summary
 
 
-def per_run_table(runs):
-    lines = [
-        "| environment | variant | seed | iterations | batch size | best iteration | last 10 "
-        "| largest max ratio | mean of mean KL | line search gave up | largest KL of a step taken (bound) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+def trust_region_section(runs):
+    """Per variant and environment, the per-run trust-region summaries averaged over seeds."""
+    rows = []
+    for env in order_envs(r.env_id for r in runs):
+        for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
+            group = [trust_region_summary(r) for r in runs if r.env_id == env and r.exp_name == variant]
+            bounds = {(r.clip_coef, r.max_kl) for r in runs if r.env_id == env and r.exp_name == variant}
+            clip_coef, max_kl = bounds.pop() if len(bounds) == 1 else (None, None)
+
+            def mean_of(key, fmt, group=group):
+                values = [s[key] for s in group if key in s]
+                return format(np.mean(values), fmt) if len(values) == len(group) else "—"
+
+            ratio_outside = mean_of("ratio_outside", ".0%")
+            kl_outside = mean_of("kl_outside", ".0%")
+            rows.append(
+                [
+                    env,
+                    label(variant),
+                    str(len(group)),
+                    mean_of("mean_kl", ".4f"),
+                    mean_of("mean_max_ratio", ".2f"),
+                    format(max(s["max_ratio"] for s in group), ".2f"),
+                    ratio_outside + (f" (eps {clip_coef:g})" if clip_coef is not None and ratio_outside != "—" else ""),
+                    kl_outside + (f" (delta {max_kl:g})" if max_kl is not None and kl_outside != "—" else ""),
+                ]
+            )
+    header = [
+        "environment",
+        "variant",
+        "seeds",
+        "mean KL",
+        "max ratio, mean",
+        "max ratio, largest",
+        "iterations with max ratio > 1 + eps",
+        "iterations with mean KL > delta",
     ]
+    return (
+        "## Trust region, per variant\n\n"
+        "Mean over seeds of each run's mean over its iterations; the largest max ratio is over all "
+        "iterations of all seeds. Each variant is held to its own bound: PPO's variants to 1 + eps "
+        "(the clip epsilon), TRPO's to delta (max KL).\n\n" + markdown_table(header, rows)
+    )
+
+
+def per_run_table(runs):
+    header = [
+        "environment",
+        "variant",
+        "seed",
+        "iterations",
+        "batch size",
+        "best iteration",
+        "last 10",
+        "largest max ratio",
+        "mean of mean KL",
+        "line search gave up",
+        "largest KL of a step taken (bound)",
+    ]
+    rows = []
     envs = order_envs(r.env_id for r in runs)
     for run in sorted(runs, key=lambda r: (envs.index(r.env_id), r.exp_name, r.seed)):
-        best = aggregate(run.iteration_returns, "best")
-        last = aggregate(run.iteration_returns, "last10")
         tr = trust_region_summary(run)
-        trpo = ("—", "—")
+        trpo = ["—", "—"]
         if "gave_up" in tr:
             bound = f" ({run.max_kl:g})" if run.max_kl is not None else ""
-            trpo = (
-                f"{tr['gave_up']} of {len(run.line_search['trpo/accepted'])}",
-                f"{tr['max_kl_accepted']:.4f}{bound}",
-            )
-        lines.append(
-            f"| {run.env_id} | `{run.exp_name}` | {run.seed} "
-            f"| {run.done_iterations}{'' if run.complete else f' of {run.planned_iterations}'} "
-            f"| {run.batch_size} | {number(best)} | {number(last)} "
-            f"| {tr['max_ratio']:.2f} | {tr['mean_kl']:.4f} | {trpo[0]} | {trpo[1]} |"
+            trpo = [f"{tr['gave_up']} of {tr['line_searches']}", f"{tr['max_kl_accepted']:.4f}{bound}"]
+        iterations = f"{run.done_iterations}{'' if run.complete else f' of {run.planned_iterations}'}"
+        rows.append(
+            [
+                run.env_id,
+                f"`{run.exp_name}`",
+                str(run.seed),
+                iterations,
+                str(run.batch_size),
+                number(aggregate(run.iteration_returns, "best")),
+                number(aggregate(run.iteration_returns, "last10")),
+                f"{tr['max_ratio']:.2f}",
+                f"{tr['mean_kl']:.4f}",
+                *trpo,
+            ]
         )
-    return "\n".join(lines) + "\n"
+    return markdown_table(header, rows)
+
+
+def run_notes(runs):
+    """What a reader of table.md should know about single runs; the same from event files and records."""
+    notes = []
+    for run in runs:
+        notes += [f"`{run.source}`: {note}" for note in run.notes]
+        if run.batch_size_assumed:
+            notes.append(f"`{run.source}`: no batch size in its hyperparameters, assumed {DEFAULT_BATCH_SIZE}")
+        if len(run.iterations) == 0:
+            notes.append(f"`{run.source}` has no finished episodes; left out")
+    return notes
 
 
 def write_table_md(runs, paper, notes, path):
     parts = [
-        "# Results in the layout of the paper's Table 1\n",
+        "# Results in the layout of the paper's Tables 1 and 2\n",
         "The return of an iteration is the mean undiscounted return of the training episodes "
-        "that finished in it (the released code's protocol, spec/paper.md section 6). CI: "
+        "that finished in it, as in the authors' released code. CI: "
         f"percentile bootstrap over seeds, {N_RESAMPLES} resamples, RNG seed {BOOTSTRAP_SEED}; "
         "with a handful of seeds it shows how far apart they are, and is too narrow as a CI.\n",
         "AAI = max(|PPO - TRPO+|, |PPO-M - TRPO|), ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|), from "
@@ -432,10 +761,12 @@ def write_table_md(runs, paper, notes, path):
     ]
     if paper:
         parts.append(
-            "Paper: Engstrom et al. 2020, Table 1 (gym -v2 environments, about 40 agents per "
-            "cell). Its aggregate is believed to be the best iteration (unverified), so compare it "
-            "with the first table. Its AAI and ACLI here come from its rounded means (for Hopper's "
-            "ACLI the paper prints 421, the rounded means give 423).\n"
+            "Paper: Engstrom et al. 2020, Tables 1 and 2 (gym -v2 environments, about 40 agents per "
+            "cell). It does not say which aggregate it reports; the authors' analysis code takes each "
+            "agent's best iteration, so compare it with the best-iteration tables first. The released "
+            "code treats the time limit as a termination, so the paper's number also stands beside our "
+            "time-limit-as-termination rows. Its AAI and ACLI here come from its rounded means (for "
+            "Hopper's ACLI the paper prints 421, the rounded means give 423).\n"
         )
     else:
         parts.append("The paper's numbers were not found, so their columns are empty.\n")
@@ -443,17 +774,25 @@ def write_table_md(runs, paper, notes, path):
     for run in runs:
         if not run.complete:
             notes.append(
-                f"`{run.path.name}` has {run.done_iterations} of {run.planned_iterations} iterations "
+                f"`{run.source}` has {run.done_iterations} of {run.planned_iterations} iterations "
                 "(still running, or stopped): in the per-run table and the plots, not in the tables above"
             )
-    for kind in AGGREGATES:
-        parts.append(results_table(complete, kind, paper) if complete else "No run has finished yet.\n")
+    if not complete:
+        parts.append("No run has finished yet.\n")
+    for table in ("Table 1", "Table 2"):
+        for kind in AGGREGATES:
+            parts.append(results_table(complete, kind, paper, table))
+    if complete:
+        parts += [comparisons_section(complete), trust_region_section(complete)]
     parts.append("## Per run\n\n" + per_run_table(runs))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
-    Path(path).write_text("\n".join(parts) + "\n")
+    Path(path).write_text("\n".join(part for part in parts if part) + "\n")
 
 
+# ==================================================================================================
+# Figures
+# ==================================================================================================
 def series_matrix(series):
     """[(iterations, values) per seed] -> (seeds x iterations) array, NaN where a seed has none."""
     length = max(int(iterations[-1]) for iterations, _ in series)
@@ -473,31 +812,54 @@ def mean_and_band(matrix):
     return mean, low, high
 
 
-def plot_with_band(ax, x, matrix, name):
-    mean, low, high = mean_and_band(matrix)
-    (line,) = ax.plot(x, mean, label=name)
-    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+def variant_colours(runs):
+    """One colour per experiment name, the same in every figure."""
+    names = order_variants({r.exp_name for r in runs})
+    return {name: f"C{i % 10}" for i, name in enumerate(names)}
+
+
+def plot_series(ax, steps, matrix, name, colour):
+    """Faint: the mean over seeds of each iteration. Solid: the mean over seeds of each seed's rolling
+    mean, with its bootstrap band; one iteration's mean of two or three episodes is too noisy to read."""
+    ax.plot(steps, column_means(matrix), color=colour, alpha=0.25, linewidth=0.6)
+    mean, low, high = mean_and_band(rolling_mean(matrix, SMOOTHING_WINDOW))
+    ax.plot(steps, mean, color=colour, label=name)
+    ax.fill_between(steps, low, high, color=colour, alpha=0.15, linewidth=0)
+
+
+def steps_axis(ax):
+    """Environment steps in millions on the x-axis, the same in every figure."""
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M"))
+    ax.set_xlabel("environment steps")
+    ax.grid(alpha=0.3)
+
+
+def how_to_read():
+    """Legend entries that say what the faint line and the band are."""
+    return [
+        Line2D([], [], color="gray", alpha=0.4, linewidth=0.6, label="faint: each iteration"),
+        Line2D([], [], color="gray", alpha=0.3, linewidth=6, label=f"band: {CONFIDENCE:.0%} bootstrap CI over seeds"),
+    ]
 
 
 def plot_learning_curves(runs, out):
+    colours = variant_colours(runs)
     written = []
     for env in order_envs(r.env_id for r in runs):
-        fig = Figure(figsize=(7, 4.5))
+        fig = Figure(figsize=(9, 4.5), layout="constrained")
         ax = fig.subplots()
         for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
             group = [r for r in runs if r.env_id == env and r.exp_name == variant]
             matrix = series_matrix([(r.iterations, r.iteration_returns) for r in group])
             steps = np.arange(1, matrix.shape[1] + 1) * group[0].batch_size
-            name = f"{plot_label(variant)} ({len(group)} seed{'s' if len(group) > 1 else ''})"
-            plot_with_band(ax, steps, matrix, name)
+            plot_series(ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant])
         ax.set(
-            title=f"{env}: mean return per iteration, {CONFIDENCE:.0%} bootstrap band over seeds",
-            xlabel="environment steps",
-            ylabel="mean episodic return",
+            title=f"{env}: learning curves, mean over seeds",
+            ylabel=f"mean return of the iteration's episodes\n(rolling mean over {SMOOTHING_WINDOW} iterations)",
         )
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
+        steps_axis(ax)
+        handles = ax.get_legend_handles_labels()[0] + how_to_read()
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
         written.append(Path(out) / f"curves_{env}.png")
         fig.savefig(written[-1], dpi=120)
     return written
@@ -505,43 +867,57 @@ def plot_learning_curves(runs, out):
 
 def plot_trust_region(runs, out):
     """Mean KL and max ratio per iteration, one line per variant: the paper's trust-region plots."""
+    colours = variant_colours(runs)
     written = []
     for env in order_envs(r.env_id for r in runs):
-        env_runs = [r for r in runs if r.env_id == env and r.trust_region]
+        env_runs = [r for r in runs if r.env_id == env and len(r.logged("mean_kl")[1])]
         if not env_runs:
             continue
-        fig = Figure(figsize=(11, 4.5))
-        ax_kl, ax_ratio = fig.subplots(1, 2)
+        fig = Figure(figsize=(9, 7), layout="constrained")
+        ax_kl, ax_ratio = fig.subplots(2, 1, sharex=True)
         for variant in order_variants({r.exp_name for r in env_runs}):
             group = [r for r in env_runs if r.exp_name == variant]
-            for ax, tag in ((ax_kl, "trust_region/mean_kl"), (ax_ratio, "trust_region/max_ratio")):
-                series = [r.trust_region[tag] for r in group if tag in r.trust_region]
-                if series:
-                    matrix = series_matrix(series)
-                    x = np.arange(1, matrix.shape[1] + 1)
-                    plot_with_band(ax, x, matrix, plot_label(variant))
-        ax_kl.set(title=f"{env}: mean KL(old || new)", xlabel="iteration", ylabel="mean KL")
-        ax_ratio.axhline(1 + PPO_CLIP_EPSILON, color="gray", linestyle="--", label="1 + PPO's clip")
+            for ax, column in ((ax_kl, "mean_kl"), (ax_ratio, "max_ratio")):
+                matrix = series_matrix([r.logged(column) for r in group])
+                steps = np.arange(1, matrix.shape[1] + 1) * group[0].batch_size
+                plot_series(ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant])
+            # TRPO's bound delta, in the variant's colour: its mean KL should stay under it.
+            for max_kl in sorted({r.max_kl for r in group if r.max_kl is not None}):
+                ax_kl.axhline(
+                    max_kl,
+                    color=colours[variant],
+                    linestyle="--",
+                    linewidth=1,
+                    label=f"{plot_label(variant)}: delta = {max_kl:g}",
+                )
+        for clip_coef in sorted({r.clip_coef for r in env_runs if r.clip_coef is not None}):
+            ax_ratio.axhline(
+                1 + clip_coef, color="gray", linestyle="--", linewidth=1, label=f"1 + eps = {1 + clip_coef:g}"
+            )
+        ax_kl.set(
+            title=f"{env}: trust region, mean over seeds",
+            ylabel=f"mean KL(old || new)\n(rolling mean over {SMOOTHING_WINDOW} iterations)",
+        )
         ax_ratio.set(
-            title=f"{env}: max ratio pi_new / pi_old",
-            xlabel="iteration",
-            ylabel="max ratio",
-            yscale="log",
+            ylabel=f"max ratio pi_new / pi_old\n(rolling mean over {SMOOTHING_WINDOW} iterations)", yscale="log"
         )
         # Plain numbers (2, 3, 10) rather than 2 x 10^0 on the log axis, some minor ticks labelled
         # where the axis spans up to two decades.
         ax_ratio.yaxis.set_major_formatter(LogFormatter())
         ax_ratio.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(2, 0.5)))
         for ax in (ax_kl, ax_ratio):
-            ax.xaxis.get_major_locator().set_params(integer=True)  # iterations are whole numbers
-            ax.grid(alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
+            steps_axis(ax)
+            handles = ax.get_legend_handles_labels()[0] + (how_to_read() if ax is ax_kl else [])
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+        ax_kl.set_xlabel("")
         written.append(Path(out) / f"trust_region_{env}.png")
         fig.savefig(written[-1], dpi=120)
     return written
 
 
+# ==================================================================================================
+# The ablation (benchmark.sh --ablation)
+# ==================================================================================================
 def ablation_scores(runs, kind):
     """{env: {switch: {True: [one aggregate per run with it on], False: [... with it off]}}}."""
     scores = defaultdict(lambda: {switch: {True: [], False: []} for switch in ABLATION_SWITCHES})
@@ -554,18 +930,18 @@ def ablation_scores(runs, kind):
 def combinations_table(runs, envs):
     """Best-iteration return of each of the 16 combinations, mean [CI] over seeds."""
     header = [*(f"`--{s.replace('_', '-')}`" for s in ABLATION_SWITCHES), *envs]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     values = defaultdict(list)  # (combination, env) -> best iteration per seed
     for run in runs:
         combination = tuple(ablation_switches(run.exp_name).values())
         values[combination, run.env_id].append(aggregate(run.iteration_returns, "best"))
+    rows = []
     for combination in sorted({c for c, _ in values}, reverse=True):
         row = ["on" if on else "off" for on in combination]
         for env in envs:
             seeds = values.get((combination, env))
             row.append(cell(*bootstrap_ci(seeds)) if seeds else "—")
-        lines.append("| " + " | ".join(row) + " |")
-    return f"## {AGGREGATES['best']}, per combination\n\n" + "\n".join(lines) + "\n"
+        rows.append(row)
+    return f"## {AGGREGATES['best']}, per combination\n\n" + markdown_table(header, rows)
 
 
 def write_ablation(runs, out):
@@ -582,7 +958,7 @@ def write_ablation(runs, out):
     ]
     for kind in AGGREGATES:
         scores = ablation_scores(runs, kind)
-        lines = ["| switch | " + " | ".join(envs) + " |", "|" + "---|" * (len(envs) + 1)]
+        rows = []
         for switch in ABLATION_SWITCHES:
             row = [f"`--{switch.replace('_', '-')}`"]
             for env in envs:
@@ -592,8 +968,8 @@ def write_ablation(runs, out):
                     row.append(f"{effect} ({len(on)} on, {len(off)} off)")
                 else:
                     row.append("—")
-            lines.append("| " + " | ".join(row) + " |")
-        parts.append(f"## {AGGREGATES[kind]}: on minus off\n\n" + "\n".join(lines) + "\n")
+            rows.append(row)
+        parts.append(f"## {AGGREGATES[kind]}: on minus off\n\n" + markdown_table(["switch", *envs], rows))
     parts.append(combinations_table(runs, envs))
     Path(out, "ablation.md").write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
@@ -602,7 +978,7 @@ def write_ablation(runs, out):
     # once with the switch on and once off.
     scores = ablation_scores(runs, "best")
     for env in envs:
-        fig = Figure(figsize=(12, 3.5))
+        fig = Figure(figsize=(12, 3.5), layout="constrained")
         axes = fig.subplots(1, len(ABLATION_SWITCHES), sharey=True)
         for ax, switch in zip(axes, ABLATION_SWITCHES, strict=True):
             for on in (True, False):
@@ -615,27 +991,40 @@ def write_ablation(runs, out):
             ax.legend()
         axes[0].set_ylabel("fraction of runs reaching it")
         fig.suptitle(f"{env}: ablation of ppo_continuous")
-        fig.tight_layout()
         written.append(Path(out) / f"ablation_{env}.png")
         fig.savefig(written[-1], dpi=120)
     return written
 
 
+# ==================================================================================================
+# Main
+# ==================================================================================================
 def main(args):
-    if not args.runs.is_dir():
-        sys.exit(f"benchmark_report.py: there is no runs folder at {args.runs}")
-    notes = []
-    runs = load_runs(args.runs, notes)
+    if (args.runs is None) == (args.records is None):
+        sys.exit("benchmark_report.py: give one of --runs (event files) and --records (per-run records)")
+    source = args.runs if args.runs is not None else args.records
+    if not source.is_dir():
+        sys.exit(f"benchmark_report.py: there is no folder at {source}")
+    terminal_notes = []
+    runs = load_runs(source, terminal_notes) if args.runs is not None else load_records(source, terminal_notes)
     if not runs:
-        sys.exit(f"benchmark_report.py: no run in {args.runs} has a finished episode yet")
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        sys.exit(f"benchmark_report.py: no run in {source}")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.runs is not None:
+        records = write_records(runs, args.out / "records", terminal_notes)
+    notes = run_notes(runs)
+    for note in terminal_notes + notes:
+        print(f"note: {note}", file=sys.stderr)
+    runs = [run for run in runs if len(run.iterations)]
+    if not runs:
+        sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
 
-    written = []
+    written = [f"{args.out / 'records'}/ ({len(records)} runs)"] if args.runs is not None else []
     table_runs = [r for r in runs if ablation_switches(r.exp_name) is None]
     if table_runs:
         paper = load_paper_table(args.paper_table)
+        if not paper:
+            print(f"benchmark_report.py: no paper table at {args.paper_table}; its columns stay empty", file=sys.stderr)
         write_table_md(table_runs, paper, notes, args.out / "table.md")
         written.append(args.out / "table.md")
         written += plot_learning_curves(table_runs, args.out)

@@ -1,9 +1,10 @@
 """Tests of benchmark.sh and benchmark_report.py.
 
-- The dry run lists the right commands, with the paper's released settings per environment
-  (spec/paper.md section 1), written out here a second time, independently of benchmark.sh.
-- The report's arithmetic (per-iteration binning, bootstrap CI, AAI/ACLI) on numbers worked out by
-  hand, then the whole report on small fake event files.
+- The dry run lists the right commands, with the released configuration of the authors' code per
+  environment, written out here a second time, independently of benchmark.sh.
+- The report's arithmetic (per-iteration binning, bootstrap CI, AAI/ACLI, rolling mean) on numbers
+  worked out by hand, then the whole report on small fake event files, and again from the records it
+  wrote; the committed table regenerates from the committed records.
 - A tiny real benchmark, once two of the variant scripts exist.
 """
 
@@ -355,6 +356,19 @@ def test_names_and_hyperparameters():
     assert report.ablation_switches("ppo_continuous") is None
 
 
+def test_rolling_mean_and_column_means_by_hand():
+    matrix = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [np.nan, 2.0, np.nan, np.nan, np.nan]])
+    # Window 2: (1), (1+2)/2, (2+3)/2, (3+4)/2, (4+5)/2; the second row's NaN are left out of the mean.
+    smoothed = report.rolling_mean(matrix, 2)
+    assert smoothed[0].tolist() == [1.0, 1.5, 2.5, 3.5, 4.5]
+    # A window without a value is NaN: columns 0 (only the first NaN), 3 and 4.
+    np.testing.assert_array_equal(smoothed[1], [np.nan, 2.0, 2.0, np.nan, np.nan])
+    # The window reaches back 3 columns: the last point is the mean of 3, 4, 5.
+    assert report.rolling_mean(matrix, 3)[0].tolist() == [1.0, 1.5, 2.0, 3.0, 4.0]
+    means = report.column_means(matrix)
+    assert means.tolist()[:2] == [1.0, 2.0] and means[2] == 3.0
+
+
 # ==================================================================================================
 # The report on fake event files
 # ==================================================================================================
@@ -372,6 +386,11 @@ BASES = {
     ("trpo_plus", 1): 950,
     ("trpo_plus", 2): 1050,
 }
+PAPER_CSV = (
+    "# a comment line\nvariant,env,mean,ci_low,ci_high\n"
+    "ppo,Hopper,2513,2391,2632\nppo_m,Hopper,2142,2008,2279\ntrpo,Hopper,2043,1948,2136\n"
+    "trpo_plus,Hopper,2466,2381,2549\nppo_noclip,Hopper,2371,2316,2424\n"
+)
 
 
 def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True, planned=None):
@@ -380,7 +399,8 @@ def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hpa
     writer = SummaryWriter(str(runs / f"{env_id}__{exp_name}__{seed}__{unix_time}"))
     trpo = exp_name.startswith("trpo")
     if hparams:
-        table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|" + ("\n|max_kl|0.02|" if trpo else "")
+        table = f"|param|value|\n|-|-|\n|batch_size|{BATCH}|\n|num_envs|1|"
+        table += "\n|max_kl|0.02|" if trpo else "\n|clip_coef|0.5|"
         table += f"\n|num_iterations|{planned}|" if planned else ""
         writer.add_text("hyperparameters", table)
     for k in range(1, ITERATIONS + 1):
@@ -391,9 +411,17 @@ def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hpa
         writer.add_scalar("trust_region/max_ratio", 1 + 0.1 * k, k * BATCH)
         if trpo:  # the line search gives up in iterations 3 and 7; a step taken has KL 0.001 k
             accepted = k not in (3, 7)
+            writer.add_scalar("trpo/line_search_steps", 10 if not accepted else k % 3, k * BATCH)
             writer.add_scalar("trpo/accepted", float(accepted), k * BATCH)
+            writer.add_scalar("trpo/expected_improvement", 0.5 / k, k * BATCH)
+            writer.add_scalar("trpo/actual_improvement", 0.4 / k if accepted else 0.0, k * BATCH)
             writer.add_scalar("trpo/kl_after_step", 0.001 * k if accepted else 0.0, k * BATCH)
     writer.close()
+
+
+def write_fake_runs(runs, env_id="Hopper-v5", offset=0, exp_suffix=""):
+    for (variant, seed), base in BASES.items():
+        write_fake_run(runs, env_id, variant + exp_suffix, seed, base + offset)
 
 
 def table_rows(text, title_start):
@@ -416,41 +444,146 @@ def parse_cell(cell):
 
 def test_report_on_fake_logs(tmp_path):
     runs = tmp_path / "runs"
-    for (variant, seed), base in BASES.items():
-        write_fake_run(runs, "Hopper-v5", variant, seed, base)
-    paper_csv = tmp_path / "table1.csv"
-    paper_csv.write_text(
-        "# a comment line\nvariant,env,mean,ci_low,ci_high\n"
-        "ppo,Hopper,2513,2391,2632\nppo_m,Hopper,2142,2008,2279\ntrpo,Hopper,2043,1948,2136\n"
-        "trpo_plus,Hopper,2466,2381,2549\nppo_noclip,Hopper,2371,2316,2424\n"
-    )
+    write_fake_runs(runs)
+    paper_csv = tmp_path / "paper.csv"
+    paper_csv.write_text(PAPER_CSV)
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=paper_csv))
 
     text = (tmp_path / "out" / "table.md").read_text()
-    best = table_rows(text, "Best iteration")
+    best = table_rows(text, "Table 1. Best iteration")
     assert best[""] == ["Hopper-v5 (ours)", "Hopper-v2 (paper)"]  # the header row
     # PPO's seeds reach 1024 and 1124. With two values the bootstrap CI spans both.
-    assert best["PPO (`ppo_continuous`)"] == ["1074 [1024, 1124]", "2513 [2391, 2632]"]
-    assert best["PPO-M (`ppo_m`)"] == ["874 [824, 924]", "2142 [2008, 2279]"]
-    assert best["TRPO (`trpo`)"] == ["724 [724, 724]", "2043 [1948, 2136]"]
-    assert best["TRPO+ (`trpo_plus`)"] == ["1024 [974, 1074]", "2466 [2381, 2549]"]
+    assert best["PPO (`ppo_continuous`)"] == ["1074 [1024, 1124] (n=2)", "2513 [2391, 2632]"]
+    assert best["PPO-M (`ppo_m`)"] == ["874 [824, 924] (n=2)", "2142 [2008, 2279]"]
+    assert best["TRPO (`trpo`)"] == ["724 [724, 724] (n=2)", "2043 [1948, 2136]"]
+    assert best["TRPO+ (`trpo_plus`)"] == ["1024 [974, 1074] (n=2)", "2466 [2381, 2549]"]
     # AAI = max(|1074 - 1024|, |874 - 724|) = 150, ACLI = max(|1074 - 874|, |1024 - 724|) = 300;
     # the paper's, from its means: max(47, 99) = 99 and max(371, 423) = 423.
     assert best["AAI"] == ["150", "99"]
     assert best["ACLI"] == ["300", "423"]
-    assert "over 2 seeds" in text
-    last = table_rows(text, "Last 10 iterations")
-    assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115]"
-    assert last["TRPO (`trpo`)"][0] == "715 [715, 715]"
+    last = table_rows(text, "Table 1. Last 10 iterations")
+    assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115] (n=2)"
+    assert last["TRPO (`trpo`)"][0] == "715 [715, 715] (n=2)"
+    assert "## Table 2" not in text  # no PPO-NoClip runs
+    assert "## Comparisons" not in text  # one environment version, no time-limit runs
     # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's line
     # search gave up twice, and its largest KL after a step taken is 0.012, under the bound 0.02.
     assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |" in text
     assert "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 (0.02) |" in text
+    # Per variant: the mean of the max ratio is 1 + 0.1 * 6.5; PPO's max ratio 1 + 0.1 k is above
+    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58%; TRPO's mean KL 0.01 k is above delta = 0.02 in
+    # iterations 3..12, 10 of 12 = 83%.
+    assert "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58% (eps 0.5) | — |" in text
+    assert "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83% (delta 0.02) |" in text
     for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_notes_and_missing_paper_table(tmp_path):
+def test_record_of_a_run_by_hand(tmp_path):
+    write_fake_run(tmp_path / "runs", "Hopper-v5", "trpo", 1, 700, planned=ITERATIONS)
+    report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
+    lines = (tmp_path / "out" / "records" / "Hopper-v5__trpo__1.csv").read_text().splitlines()
+    constants = "run=Hopper-v5__trpo__1__1700000000 batch_size=2048 batch_size_assumed=0 planned_iterations=12"
+    assert lines[1] == f"# {constants} max_kl=0.02 clip_coef="
+    columns = "iteration,global_step,mean_return,episodes,mean_kl,max_ratio,line_search_steps,accepted,"
+    assert lines[2] == columns + "expected_improvement,actual_improvement,kl_after_step"
+    # Iteration 3: episodes 701 and 711, mean 706; the line search gave up after 10 steps; the
+    # float32 logs rounded to 6 significant digits.
+    assert lines[5] == "3,6144,706,2,0.03,1.3,10,0,0.166667,0,0"
+    assert lines[6] == "4,8192,708,2,0.04,1.4,1,1,0.125,0.1,0.004"
+    assert len(lines) == 3 + ITERATIONS
+
+
+def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    write_fake_runs(runs, "Walker2d-v4")
+    write_fake_runs(runs, "Walker2d-v5", offset=200)
+    write_fake_run(runs, "Walker2d-v4", "ppo_continuous_tlterm", 1, 900)
+    write_fake_run(runs, "Walker2d-v4", "ppo_noclip", 1, 1200)
+    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 800, unix_time=1600000000)  # an older folder ...
+    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 850, unix_time=1700000000)  # ... and the newest
+    write_fake_run(runs, "Walker2d-v4", "ppo_m", 4, 850, hparams=False)  # no batch size: assumed
+    write_fake_run(runs, "Walker2d-v4", "trpo", 3, 50, planned=2 * ITERATIONS)  # unfinished
+    write_fake_run(runs, "Hopper-v4", "ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0", 1, 5)
+    paper_csv = tmp_path / "paper.csv"
+    paper_csv.write_text(PAPER_CSV.replace("Hopper", "Walker2d"))
+    report.main(report.Args(runs=runs, out=tmp_path / "from_runs", paper_table=paper_csv))
+    records = tmp_path / "from_runs" / "records"
+    assert len(list(records.glob("*.csv"))) == 8 * 2 + 6
+    assert max(path.stat().st_size for path in records.iterdir()) < 2000  # 12 iterations each
+    report.main(report.Args(records=records, out=tmp_path / "from_records", paper_table=paper_csv))
+    for name in ("table.md", "ablation.md"):
+        assert (tmp_path / "from_records" / name).read_text() == (tmp_path / "from_runs" / name).read_text()
+    assert not (tmp_path / "from_records" / "records").exists()  # records are written from event files only
+    text = (tmp_path / "from_records" / "table.md").read_text()
+    assert "`Walker2d-v4__ppo_m__3__1700000000`: 2 run folders, used the newest" in text
+    assert "`Walker2d-v4__ppo_m__4__1700000000`: no batch size in its hyperparameters, assumed 2048" in text
+    assert "has 12 of 24 iterations" in text
+    figures = [sorted(p.name for p in (tmp_path / out).glob("*.png")) for out in ("from_runs", "from_records")]
+    assert figures[0] == figures[1] and len(figures[0]) == 2 * 2 + 1  # curves, trust region; ablation
+
+
+def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
+    runs = tmp_path / "runs"
+    write_fake_runs(runs, "Walker2d-v4")
+    write_fake_runs(runs, "Walker2d-v5", offset=200)
+    for seed in (1, 2):
+        write_fake_run(runs, "Walker2d-v4", "ppo_continuous_tlterm", seed, 900)
+        write_fake_run(runs, "Walker2d-v4", "ppo_noclip", seed, 1200 + 100 * seed)
+    paper_csv = tmp_path / "paper.csv"
+    paper_csv.write_text(PAPER_CSV.replace("Hopper", "Walker2d"))
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=paper_csv))
+    text = (tmp_path / "out" / "table.md").read_text()
+
+    best = table_rows(text, "Table 1. Best iteration")
+    assert best[""] == ["Walker2d-v4 (ours)", "Walker2d-v2 (paper)", "Walker2d-v5 (ours)", "Walker2d-v2 (paper)"]
+    assert best["PPO (`ppo_continuous`)"] == [
+        "1074 [1024, 1124] (n=2)",
+        "2513 [2391, 2632]",
+        "1274 [1224, 1324] (n=2)",
+        "2513 [2391, 2632]",
+    ]
+    # Its own row, beside the paper's PPO; no AAI of its own, as the other three have no such runs.
+    tlterm = best["PPO, time limit as termination (`ppo_continuous_tlterm`)"]
+    assert tlterm == ["924 [924, 924] (n=2)", "2513 [2391, 2632]", "—", "2513 [2391, 2632]"]
+    assert best["AAI (time limit as termination)"] == ["—", "99", "—", "99"]
+    assert list(best)[1:6] == [
+        "PPO (`ppo_continuous`)",
+        "PPO-M (`ppo_m`)",
+        "TRPO (`trpo`)",
+        "TRPO+ (`trpo_plus`)",
+        "PPO, time limit as termination (`ppo_continuous_tlterm`)",
+    ]
+    assert "PPO-NoClip (`ppo_noclip`)" not in best
+
+    # Table 2: PPO-NoClip (bests 1324 and 1424), PPO beside it; PPO-NoClip ran on Walker2d-v4 only.
+    table_2 = table_rows(text, "Table 2. Best iteration")
+    assert list(table_2) == [
+        "",
+        "PPO-NoClip (`ppo_noclip`)",
+        "PPO (`ppo_continuous`)",
+        "PPO, time limit as termination (`ppo_continuous_tlterm`)",
+    ]
+    assert table_2["PPO-NoClip (`ppo_noclip`)"][:2] == ["1374 [1324, 1424] (n=2)", "2371 [2316, 2424]"]
+    assert table_2["PPO (`ppo_continuous`)"][0] == "1074 [1024, 1124] (n=2)"
+    assert "AAI" not in table_2
+    assert "## Table 2. Last 10 iterations" in text
+
+    # v5 minus v4: each v5 seed is 200 higher. Resampled, PPO's v5 mean is 1224, 1274 or 1324 and its
+    # v4 mean 1024, 1074 or 1124, each end with probability 1/4; 1/16 > 2.5%, so the CI is [100, 300].
+    comparisons = table_rows(text, "Comparisons")
+    assert comparisons["PPO (`ppo_continuous`): Walker2d-v5 minus Walker2d-v4"] == [
+        "200 [100, 300] (n=2 and 2)",
+        "200 [100, 300] (n=2 and 2)",
+    ]
+    assert comparisons["TRPO (`trpo`): Walker2d-v5 minus Walker2d-v4"][0] == "200 [200, 200] (n=2 and 2)"
+    # Time limit as termination (both seeds 924) minus the default (1024 and 1124): -150 [-200, -100].
+    what = "PPO (`ppo_continuous`) on Walker2d-v4: time limit as termination minus bootstrapped"
+    assert comparisons[what] == ["-150 [-200, -100] (n=2 and 2)", "-150 [-200, -100] (n=2 and 2)"]
+    assert len(comparisons) == 1 + 4 + 1  # the header, four variants on two versions, one time-limit pair
+
+
+def test_report_notes_and_missing_paper_table(tmp_path, capsys):
     runs = tmp_path / "runs"
     write_fake_run(runs, "Walker2d-v5", "my_change", 1, 100, unix_time=1700000000)
     # A second folder of the same seed (an earlier attempt): the newest is used.
@@ -458,12 +591,25 @@ def test_report_notes_and_missing_paper_table(tmp_path):
     write_fake_run(runs, "Walker2d-v5", "my_change", 2, 200, hparams=False)
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     text = (tmp_path / "out" / "table.md").read_text()
-    best = table_rows(text, "Best iteration")
-    assert best["`my_change`"] == ["274 [224, 324]", "—"]  # seeds: 324 and 224
+    best = table_rows(text, "Table 1. Best iteration")
+    assert best["`my_change`"] == ["274 [224, 324] (n=2)", "—"]  # seeds: 324 and 224
     assert best["AAI"] == ["—", "—"]
     assert "2 run folders, used the newest" in text
     assert "no batch size in its hyperparameters, assumed 2048" in text
     assert "The paper's numbers were not found" in text
+    # ... and the terminal says so, in one line.
+    missing = [line for line in capsys.readouterr().err.splitlines() if "paper" in line]
+    assert missing == [f"benchmark_report.py: no paper table at {tmp_path / 'absent.csv'}; its columns stay empty"]
+
+
+def test_default_paper_table_is_the_repositorys(tmp_path):
+    paper = report.load_paper_table(report.Args(out=tmp_path).paper_table)
+    assert len(paper) == 5 * 3
+    assert paper["ppo_continuous", "Walker2d"] == (3292, 3157, 3426)
+    assert paper["trpo_plus", "Humanoid"] == (1030, 979, 1083)
+    assert paper["ppo_noclip", "Hopper"] == (2371, 2316, 2424)
+    # Hopper: AAI max(|2513 - 2466|, |2142 - 2043|) = 99 as printed in the paper.
+    assert report.aai_acli({v: paper[v, "Hopper"][0] for v in report.TABLE_1})[0] == 99
 
 
 def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
@@ -472,7 +618,8 @@ def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     write_fake_run(runs, "Hopper-v5", "ppo_continuous", 2, 5000, planned=2 * ITERATIONS)  # half done
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     text = (tmp_path / "out" / "table.md").read_text()
-    assert table_rows(text, "Best iteration")["PPO (`ppo_continuous`)"][0] == "1024 [1024, 1024]"  # seed 1 only
+    best = table_rows(text, "Table 1. Best iteration")
+    assert best["PPO (`ppo_continuous`)"][0] == "1024 [1024, 1024] (n=1)"  # seed 1 only
     assert f"| Hopper-v5 | `ppo_continuous` | 2 | {ITERATIONS} of {2 * ITERATIONS} | 2048 |" in text
     assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
@@ -499,6 +646,30 @@ def test_report_without_runs_says_so(tmp_path):
     (tmp_path / "runs").mkdir()
     with pytest.raises(SystemExit, match="no run in"):
         report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
+    with pytest.raises(SystemExit, match="give one of --runs"):
+        report.main(report.Args(runs=tmp_path / "runs", records=tmp_path / "runs", out=tmp_path / "out"))
+
+
+def test_report_needs_out_and_a_source():
+    command = [sys.executable, str(ROOT / "benchmark_report.py")]
+    no_out = subprocess.run([*command, "--runs", "somewhere"], capture_output=True, text=True, timeout=60)
+    assert no_out.returncode == 2 and "--out" in no_out.stderr
+    no_source = subprocess.run([*command, "--out", "somewhere"], capture_output=True, text=True, timeout=60)
+    assert no_source.returncode == 1
+    assert (
+        no_source.stderr.strip()
+        == "benchmark_report.py: give one of --runs (event files) and --records (per-run records)"
+    )
+
+
+def test_committed_table_regenerates_from_committed_records(tmp_path):
+    results = ROOT / "benchmark_results"
+    if not any((results / "records").glob("*.csv")):
+        pytest.skip("benchmark_results/records/ holds no records yet, so the committed table cannot be regenerated")
+    report.main(report.Args(records=results / "records", out=tmp_path))
+    for name in ("table.md", "ablation.md"):
+        if (results / name).exists():
+            assert (tmp_path / name).read_text() == (results / name).read_text(), f"{name} does not regenerate"
 
 
 # ==================================================================================================
@@ -516,7 +687,7 @@ def test_tiny_real_benchmark(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = tmp_path / "out"
     assert len(list((out / "logs").glob("*.done"))) == 4
-    best = table_rows((out / "table.md").read_text(), "Best iteration")
+    best = table_rows((out / "table.md").read_text(), "Table 1. Best iteration")
     for variant in variants:
         mean, low, high = parse_cell(best[f"{report.VARIANT_LABELS[variant]} (`{variant}`)"][0])
         assert low <= mean <= high
