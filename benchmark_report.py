@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import tyro
@@ -98,13 +99,11 @@ SIGNIFICANT_DIGITS = 6  # of the floats in a record: far below the noise, and a 
 @dataclass
 class Args:
     out: Path
-    """where table.md and the figures go (and records/, when reading event files); no default, so that
-    the committed benchmark_results/ changes only when named"""
-    runs: Path | None = None
-    """a folder of run folders (TensorBoard event files) as benchmark.sh writes them; their records
-    are written to OUT/records"""
-    records: Path | None = None
-    """a folder of per-run records (CSV) that an earlier report wrote: the report from them alone"""
+    """where table.md, the figures and (from event files) records/ go; no default: a report goes only where named"""
+    runs: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
+    """a folder of run folders with event files, as benchmark.sh writes them; their records go to OUT/records"""
+    records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
+    """a folder of per-run records (CSV) that an earlier report wrote: the whole report from them alone"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
     """the paper's numbers as CSV (variant,env,mean,ci_low,ci_high); without it the paper's columns are empty"""
 
