@@ -370,7 +370,8 @@ def load_runs(runs_dir, terminal_notes):
 # Records: one CSV per run, from which the whole report regenerates
 # ==================================================================================================
 def write_record(run, path):
-    """The run as CSV: comment lines with its source and constants, then one row per iteration."""
+    """The run as CSV: comment lines with its source and constants (floats as Python writes them, which
+    read back exactly), then one row per iteration."""
     constants = {
         "run": run.source,
         "batch_size": run.batch_size,
@@ -381,11 +382,7 @@ def write_record(run, path):
     }
     lines = [
         f"# Per-iteration record of the run {run.source}, extracted from its event files by benchmark_report.py.",
-        "# "
-        + " ".join(
-            f"{key}={'' if value is None else f'{value:g}' if isinstance(value, float) else value}"
-            for key, value in constants.items()
-        ),
+        "# " + " ".join(f"{key}={'' if value is None else value}" for key, value in constants.items()),
         *(f"# note: {note}" for note in run.notes),
         ",".join(RECORD_COLUMNS),
     ]
@@ -828,7 +825,7 @@ def plot_series(ax, steps, matrix, name, colour):
 
 def steps_axis(ax):
     """Environment steps in millions on the x-axis, the same in every figure."""
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x else "0"))
     ax.set_xlabel("environment steps")
     ax.grid(alpha=0.3)
 
