@@ -648,43 +648,44 @@ def trust_region_summary(run):
     return summary
 
 
+def fixed(value, fmt):
+    """value in the format fmt, or a dash where there is none (NaN)."""
+    return "—" if np.isnan(value) else format(value, fmt)
+
+
+def bound_text(name, values):
+    """(eps 0.2)" when every run of a group has the same bound, else nothing."""
+    return f" ({name} {values.pop():g})" if len(values) == 1 and None not in values else ""
+
+
+def trust_region_row(env, variant, runs):
+    """One variant on one environment: the per-run summaries, averaged over its seeds."""
+    summaries = [trust_region_summary(r) for r in runs]
+
+    def mean_of(key):  # NaN unless every seed has the number
+        return float(np.mean([s.get(key, np.nan) for s in summaries]))
+
+    ratio_outside, kl_outside = mean_of("ratio_outside"), mean_of("kl_outside")
+    return [
+        env,
+        label(variant),
+        str(len(runs)),
+        fixed(mean_of("mean_kl"), ".4f"),
+        fixed(mean_of("mean_max_ratio"), ".2f"),
+        fixed(max(s["max_ratio"] for s in summaries), ".2f"),
+        fixed(ratio_outside, ".1%")
+        + ("" if np.isnan(ratio_outside) else bound_text("eps", {r.clip_coef for r in runs})),
+        fixed(kl_outside, ".1%") + ("" if np.isnan(kl_outside) else bound_text("delta", {r.max_kl for r in runs})),
+    ]
+
+
 def trust_region_section(runs):
-    """Per variant and environment, the per-run trust-region summaries averaged over seeds."""
+    header = ["environment", "variant", "seeds", "mean KL", "max ratio, mean", "max ratio, largest"]
+    header += ["iterations with max ratio > 1 + eps", "iterations with mean KL > delta"]
     rows = []
     for env in order_envs(r.env_id for r in runs):
         for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
-            group = [trust_region_summary(r) for r in runs if r.env_id == env and r.exp_name == variant]
-            bounds = {(r.clip_coef, r.max_kl) for r in runs if r.env_id == env and r.exp_name == variant}
-            clip_coef, max_kl = bounds.pop() if len(bounds) == 1 else (None, None)
-
-            def mean_of(key, fmt, group=group):
-                values = [s[key] for s in group if key in s]
-                return format(np.mean(values), fmt) if len(values) == len(group) else "—"
-
-            ratio_outside = mean_of("ratio_outside", ".0%")
-            kl_outside = mean_of("kl_outside", ".0%")
-            rows.append(
-                [
-                    env,
-                    label(variant),
-                    str(len(group)),
-                    mean_of("mean_kl", ".4f"),
-                    mean_of("mean_max_ratio", ".2f"),
-                    format(max(s["max_ratio"] for s in group), ".2f"),
-                    ratio_outside + (f" (eps {clip_coef:g})" if clip_coef is not None and ratio_outside != "—" else ""),
-                    kl_outside + (f" (delta {max_kl:g})" if max_kl is not None and kl_outside != "—" else ""),
-                ]
-            )
-    header = [
-        "environment",
-        "variant",
-        "seeds",
-        "mean KL",
-        "max ratio, mean",
-        "max ratio, largest",
-        "iterations with max ratio > 1 + eps",
-        "iterations with mean KL > delta",
-    ]
+            rows.append(trust_region_row(env, variant, [r for r in runs if r.env_id == env and r.exp_name == variant]))
     return (
         "## Trust region, per variant\n\n"
         "Mean over seeds of each run's mean over its iterations; the largest max ratio is over all "
@@ -694,19 +695,8 @@ def trust_region_section(runs):
 
 
 def per_run_table(runs):
-    header = [
-        "environment",
-        "variant",
-        "seed",
-        "iterations",
-        "batch size",
-        "best iteration",
-        "last 10",
-        "largest max ratio",
-        "mean of mean KL",
-        "line search gave up",
-        "largest KL of a step taken (bound)",
-    ]
+    header = ["environment", "variant", "seed", "iterations", "batch size", "best iteration", "last 10"]
+    header += ["largest max ratio", "mean of mean KL", "line search gave up", "largest KL of a step taken (bound)"]
     rows = []
     envs = order_envs(r.env_id for r in runs)
     for run in sorted(runs, key=lambda r: (envs.index(r.env_id), r.exp_name, r.seed)):

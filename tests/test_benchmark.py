@@ -471,10 +471,10 @@ def test_report_on_fake_logs(tmp_path):
     assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |" in text
     assert "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 (0.02) |" in text
     # Per variant: the mean of the max ratio is 1 + 0.1 * 6.5; PPO's max ratio 1 + 0.1 k is above
-    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58%; TRPO's mean KL 0.01 k is above delta = 0.02 in
-    # iterations 3..12, 10 of 12 = 83%.
-    assert "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58% (eps 0.5) | — |" in text
-    assert "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83% (delta 0.02) |" in text
+    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58.3%; TRPO's mean KL 0.01 k is above delta = 0.02 in
+    # iterations 3..12, 10 of 12 = 83.3%.
+    assert "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58.3% (eps 0.5) | — |" in text
+    assert "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83.3% (delta 0.02) |" in text
     for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
