@@ -12,7 +12,7 @@ records that an earlier report wrote (--records), and writes into --out:
   iterations); differences between environment versions and time-limit treatments; a trust-region
   summary per variant; one row per run;
 - curves_{env}.png: learning curves, every variant in one plot;
-- trust_region_{env}.png: mean KL and max ratio per iteration, per variant (the paper's section 5);
+- trust_region_{env}.png: mean KL and max ratio per iteration, per variant, as in the paper's trust-region plots;
 - ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1).
 
 The return of an iteration is the mean return of the training episodes that finished in it, as in the
