@@ -4,8 +4,8 @@ Reads the runs that benchmark.sh started, either from their TensorBoard event fi
 per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) or from the per-run
 records that an earlier report wrote (--records), and writes into --out:
 
-- records/{env_id}__{exp_name}__{seed}.csv (from event files only): one small CSV per run with, per
-  iteration, every number the report reads, so that the report regenerates without the event files;
+- records/{env_id}__{exp_name}__{seed}.csv: one small CSV per run with, per iteration, every number
+  the report reads, so that the report regenerates from --out alone, without the event files;
 - table.md: Table 1 (PPO, PPO-M, TRPO, TRPO+) and Table 2 (PPO-NoClip beside PPO) of Engstrom et al.
   2020 ("Implementation Matters in Deep Policy Gradients"), our mean and 95% bootstrap CI over seeds
   beside the paper's number, with the AAI and ACLI rows, once per aggregate (best iteration, last 10
@@ -99,11 +99,11 @@ SIGNIFICANT_DIGITS = 6  # of the floats in a record: far below the noise, and a 
 @dataclass
 class Args:
     out: Path
-    """where table.md, the figures and (from event files) records/ go; no default: a report goes only where named"""
+    """where table.md, the figures and records/ (the runs' records) go; no default: a report goes only where named"""
     runs: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
-    """a folder of run folders with event files, as benchmark.sh writes them; their records go to OUT/records"""
+    """a folder of run folders with event files, as benchmark.sh writes them"""
     records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
-    """a folder of per-run records (CSV) that an earlier report wrote: the whole report from them alone"""
+    """a folder of per-run records (CSV) that an earlier report wrote (its OUT/records): the report from them alone"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
     """the paper's numbers as CSV (variant,env,mean,ci_low,ci_high); without it the paper's columns are empty"""
 
@@ -996,8 +996,11 @@ def main(args):
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source}")
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.runs is not None:
+    written = []
+    # OUT/records always holds what this report was made from, so that OUT regenerates on its own.
+    if args.records is None or args.records.resolve() != (args.out / "records").resolve():
         records = write_records(runs, args.out / "records", terminal_notes)
+        written.append(f"{args.out / 'records'}/ ({len(records)} runs)")
     notes = run_notes(runs)
     for note in terminal_notes + notes:
         print(f"note: {note}", file=sys.stderr)
@@ -1005,7 +1008,6 @@ def main(args):
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
 
-    written = [f"{args.out / 'records'}/ ({len(records)} runs)"] if args.runs is not None else []
     table_runs = [r for r in runs if ablation_switches(r.exp_name) is None]
     if table_runs:
         paper = load_paper_table(args.paper_table)

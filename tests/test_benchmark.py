@@ -514,7 +514,9 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     report.main(report.Args(records=records, out=tmp_path / "from_records", paper_table=paper_csv))
     for name in ("table.md", "ablation.md"):
         assert (tmp_path / "from_records" / name).read_text() == (tmp_path / "from_runs" / name).read_text()
-    assert not (tmp_path / "from_records" / "records").exists()  # records are written from event files only
+    # The records travel with the report, written again byte for byte.
+    for record in records.iterdir():
+        assert (tmp_path / "from_records" / "records" / record.name).read_bytes() == record.read_bytes()
     text = (tmp_path / "from_records" / "table.md").read_text()
     assert "`Walker2d-v4__ppo_m__3__1700000000`: 2 run folders, used the newest" in text
     assert "`Walker2d-v4__ppo_m__4__1700000000`: no batch size in its hyperparameters, assumed 2048" in text
