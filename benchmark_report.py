@@ -40,7 +40,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # The variants in the paper's row order, with the paper's names, and the names of their rows in the
-# paper's table (reference/paper_tables.csv).
+# paper's table (reference/paper_tables.csv): the variants' own, but PPO's.
 VARIANT_LABELS = {
     "ppo_continuous": "PPO",
     "ppo_m": "PPO-M",
@@ -48,13 +48,7 @@ VARIANT_LABELS = {
     "trpo_plus": "TRPO+",
     "ppo_noclip": "PPO-NoClip",
 }
-PAPER_ROW_NAMES = {
-    "ppo_continuous": "ppo",
-    "ppo_m": "ppo_m",
-    "trpo": "trpo",
-    "trpo_plus": "trpo_plus",
-    "ppo_noclip": "ppo_noclip",
-}
+PAPER_ROW_NAMES = {variant: variant for variant in VARIANT_LABELS} | {"ppo_continuous": "ppo"}
 TABLE_1 = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # also the four that AAI and ACLI compare
 TABLE_2 = ["ppo_noclip", "ppo_continuous"]  # PPO-NoClip, and PPO beside it for comparison
 # benchmark.sh --time-limit-as-termination names its runs {variant}_tlterm, beside the default ones.
