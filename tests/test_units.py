@@ -175,3 +175,28 @@ def test_normalize_obs(name):
         assert obs[1].item() == args.clip_obs_bound  # 990 / 1e-8 clipped to the bound
     else:
         assert obs[1].item() > 1e9  # the minimal variants do not clip
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_gaussian_formulas_match_torch_distributions(name):
+    # The scripts write the policy's log-likelihood, entropy and KL as formulas; torch.distributions is the
+    # independent reference (float64, so that any difference is a wrong formula, not rounding).
+    module = load(name)
+    gen = torch.Generator().manual_seed(0)
+    mean_p, mean_q, actions = torch.randn(3, 5, 4, generator=gen, dtype=torch.float64)
+    logstd_p, logstd_q = torch.randn(2, 4, generator=gen, dtype=torch.float64)
+    p = torch.distributions.Normal(mean_p, logstd_p.exp())
+    q = torch.distributions.Normal(mean_q, logstd_q.exp())
+    torch.testing.assert_close(module.gaussian_log_prob(mean_p, logstd_p, actions), p.log_prob(actions).sum(-1))
+    torch.testing.assert_close(module.gaussian_entropy(logstd_p), p.entropy()[0].sum())
+    kl = module.gaussian_kl(mean_p, logstd_p, mean_q, logstd_q)
+    torch.testing.assert_close(kl, torch.distributions.kl_divergence(p, q).sum(-1))
+    assert kl.shape == (5,) and (kl > 0).all()
+
+
+def test_gaussian_log_prob_by_hand():
+    # One dimension, mu = 1, sigma = e (logstd = 1), a = 1 + e: z = 1, so
+    # log p = -1/2 - 1 - log(2 pi)/2 = -1.5 - 0.9189385 = -2.4189385.
+    module = load(PRESENT[0])
+    value = module.gaussian_log_prob(torch.tensor([[1.0]]), torch.tensor([1.0]), torch.tensor([[1.0 + np.e]]))
+    assert value.item() == pytest.approx(-2.4189385, abs=1e-6)
