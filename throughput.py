@@ -1,16 +1,16 @@
 """Training throughput of the variant scripts against plain stepping of the same environment.
 
-Each repeat times, one after the other on the same core: plain `gym.make(env_id)` stepping with random
-actions, then a short training run of each variant (its own `SPS`, which excludes start-up). Medians over
-the repeats and their ratios are printed; interleaving the measurements keeps a noisy, shared machine from
-favouring one side.
+Each repeat measures, one after the other: plain `gym.make(env_id)` stepping with random actions, then each
+variant's marginal cost per step, the difference between a long and a short training run (so start-up,
+imports and the first iteration's set-up cancel out). Costs are CPU seconds of the process, not wall time:
+on a shared machine another process slows the wall clock of both sides unevenly, but hardly the CPU time
+each side needs. Medians over the repeats and their ratios are printed.
 
 Run: OMP_NUM_THREADS=1 python throughput.py --env-id Hopper-v5 --repeats 3
 """
 
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,50 +31,65 @@ class Args:
     variants: list[str] = field(default_factory=lambda: ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"])
     """the scripts to measure (those present)"""
     steps: int = 20480
-    """environment steps per measurement (10 iterations of 2048 for the training runs)"""
+    """environment steps of the long training run and of the plain stepping (10 iterations of 2048)"""
+    short_steps: int = 2048
+    """environment steps of the short training run whose cost is subtracted (one iteration)"""
     repeats: int = 3
     """measurements of each side; the medians are compared"""
 
 
-def plain_sps(env_id: str, steps: int, seed: int) -> float:
+def plain_cost(env_id: str, steps: int, seed: int) -> float:
+    """CPU seconds per step of random-action stepping."""
     env = gym.make(env_id)
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(env.action_space.sample())
         if terminated or truncated:
             env.reset()
-    return steps / (time.perf_counter() - start)
+    return (time.process_time() - start) / steps
 
 
-def training_sps(variant: str, env_id: str, steps: int, seed: int) -> float:
+def training_cpu_seconds(variant: str, env_id: str, steps: int, seed: int) -> float:
+    """CPU seconds (user + system) of a whole training run in a child process."""
+    command = [sys.executable, str(ROOT / f"{variant}.py"), "--env-id", env_id, "--total-timesteps", str(steps)]
     with tempfile.TemporaryDirectory() as cwd:
-        result = subprocess.run(
-            [sys.executable, str(ROOT / f"{variant}.py"), "--env-id", env_id, "--total-timesteps", str(steps)]
-            + ["--seed", str(seed)],
+        child = subprocess.Popen(
+            command + ["--seed", str(seed)],
             cwd=cwd,
-            capture_output=True,
-            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
-    if result.returncode != 0:
-        sys.exit(f"error: {variant}.py failed: {result.stderr.strip().splitlines()[-1]}")
-    return float(re.findall(r"SPS (\d+)", result.stdout)[-1])
+        stderr = child.stderr.read().decode()
+        _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        sys.exit(f"error: {variant}.py failed: {stderr.strip().splitlines()[-1] if stderr.strip() else status}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def training_cost(variant: str, env_id: str, steps: int, short_steps: int, seed: int) -> float:
+    """CPU seconds per step of training, marginal: (long run - short run) / (steps - short_steps)."""
+    long_run = training_cpu_seconds(variant, env_id, steps, seed)
+    short_run = training_cpu_seconds(variant, env_id, short_steps, seed)
+    return (long_run - short_run) / (steps - short_steps)
 
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
+    if not 0 < args.short_steps < args.steps:
+        sys.exit("error: --short-steps must be positive and less than --steps")
     variants = [v for v in args.variants if (ROOT / f"{v}.py").exists()]
-    results = {name: [] for name in ["plain", *variants]}
+    costs = {name: [] for name in ["plain", *variants]}
     for repeat in range(args.repeats):
-        results["plain"].append(plain_sps(args.env_id, args.steps, seed=repeat))
+        costs["plain"].append(plain_cost(args.env_id, args.steps, seed=repeat))
         for variant in variants:
-            results[variant].append(training_sps(variant, args.env_id, args.steps, seed=repeat + 1))
-        print(f"repeat {repeat + 1}/{args.repeats}: " + "  ".join(f"{k} {v[-1]:.0f}" for k, v in results.items()))
-    plain = np.median(results["plain"])
-    print(f"\n{args.env_id}, {args.steps} steps, median of {args.repeats} (steps per second, one core):")
-    print(f"  plain env stepping, random actions: {plain:.0f}")
+            costs[variant].append(training_cost(variant, args.env_id, args.steps, args.short_steps, seed=repeat + 1))
+        print(f"repeat {repeat + 1}/{args.repeats}: " + "  ".join(f"{k} {1e6 * v[-1]:.0f}" for k, v in costs.items()))
+    plain = np.median(costs["plain"])
+    print(f"\n{args.env_id}, CPU microseconds per environment step, median of {args.repeats} (one thread):")
+    print(f"  plain env stepping, random actions: {1e6 * plain:6.0f}")
     for variant in variants:
-        sps = np.median(results[variant])
-        print(f"  {variant:<15} {sps:6.0f}   ratio to plain stepping {sps / plain:.2f}")
+        cost = np.median(costs[variant])
+        print(f"  {variant:<15} {1e6 * cost:6.0f}   {1 / cost:6.0f} steps/s   ratio to plain {plain / cost:.2f}")
