@@ -12,12 +12,15 @@ Run:  python trpo_plus.py --env-id Hopper-v5 --seed 1
 Help: python trpo_plus.py --help
 """
 
+import importlib.util
 import math
 import os
 import random
 import signal
 import sys
+import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal  # the choices of Optimization 2's --scale-reward-by
 
@@ -47,6 +50,8 @@ class Args:
     """episodes of the deterministic (mean) policy to run when a checkpoint is evaluated"""
     eval_checkpoint: str | None = None
     """evaluate this checkpoint for --eval-episodes episodes instead of training"""
+    capture_video: bool = False
+    """film each evaluation episode (MP4, in videos/ next to the checkpoint); needs OpenGL, EGL with no display"""
 
     # --- environment and rollout ---
     env_id: str = "Hopper-v5"
@@ -202,6 +207,44 @@ def normalize_obs(obs, obs_rms: RunningMeanStd, args: Args) -> torch.Tensor:
 def make_env(env_id: str):
     # A plain environment: every optimization is written in the training loop below, not in a wrapper.
     return lambda: gym.make(env_id)
+
+
+def make_filmed_env(env_id: str) -> gym.Env:
+    """The environment for --capture-video: it renders RGB frames, with no display too, cheaply enough to film a
+    1000-step episode in well under a minute."""
+    # With no display, gymnasium would pick GLFW and fail at the first frame; EGL renders off-screen. MuJoCo
+    # reads MUJOCO_GL once, when the first gym.make of a MuJoCo environment imports it: so this comes first.
+    no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and no_display:
+        os.environ["MUJOCO_GL"] = "egl"
+    env = gym.make(env_id, render_mode="rgb_array")
+    # MuJoCo's default 4096-pixel shadow map and multisampling make a frame 3-4x slower and look no different.
+    if hasattr(env.unwrapped, "model"):
+        env.unwrapped.model.vis.quality.shadowsize = 1024
+        env.unwrapped.model.vis.quality.offsamples = 0
+    return env
+
+
+def check_rendering(env_id: str):
+    """--capture-video: render one frame before anything is trained or evaluated, so that a machine where no
+    OpenGL backend can start says so at once, in one sentence."""
+    if importlib.util.find_spec("moviepy") is None:
+        fail("--capture-video needs moviepy to write MP4s: pip install -r requirements.txt")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # GLFW's own complaints; the sentence below says what to do
+            env = make_filmed_env(env_id)
+            env.reset(seed=0)
+            env.render()
+            env.close()
+    except gym.error.Error as e:
+        fail(f"cannot make environment {env_id!r}: {e}")
+    except Exception as e:
+        sys.unraisablehook = lambda unraisable: None  # the half-made renderer's complaints when it is collected
+        fail(
+            f"--capture-video cannot render {env_id} (MUJOCO_GL={os.environ.get('MUJOCO_GL')}, {type(e).__name__}): "
+            "with no display, install libegl1 and libgl1-mesa-dri and leave MUJOCO_GL unset or set it to egl"
+        )
 
 
 # Optimization 3 (orthogonal init with layer scaling): orthogonal weight matrices with gain sqrt(2) in the
@@ -401,18 +444,45 @@ def load_checkpoint(path: str) -> dict:
     if not os.path.isfile(path):
         fail(f"no checkpoint at {path}")
     try:
-        return torch.load(path, weights_only=True)
+        checkpoint = torch.load(path, weights_only=True)
     except Exception as e:
         fail(f"{path} is not a checkpoint this script can read ({type(e).__name__})")
+    saved_args = checkpoint.get("args") if isinstance(checkpoint, dict) else None
+    if not (isinstance(saved_args, dict) and "env_id" in saved_args):
+        fail(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint written by --save-model")
+    return checkpoint
 
 
-def evaluate(checkpoint: dict, eval_episodes: int, seed: int) -> list[float]:
+def save_checkpoint(checkpoint: dict, paths: list[str]) -> str:
+    """Saves to the first of paths that can be written, so that a finished run is not lost to one failed save
+    (a full disk, a folder removed during the run). Returns the path used."""
+    for path in paths:
+        try:
+            torch.save(checkpoint, path)
+            return path
+        except (OSError, RuntimeError) as e:  # torch raises RuntimeError for a missing folder
+            print(f"warning: cannot save the model to {path} ({e})", file=sys.stderr)
+    fail("the model could not be saved anywhere", code=1)
+
+
+def evaluate(checkpoint: dict, eval_episodes: int, seed: int, video_prefix: str | None = None) -> list[float]:
     """Raw episodic returns of the deterministic (mean) policy, with the checkpoint's observation
-    statistics frozen: the policy sees exactly the inputs it was trained on."""
+    statistics frozen: the policy sees exactly the inputs it was trained on. With video_prefix, episode i is
+    filmed to {video_prefix}-episode-{i}.mp4. Ctrl-C stops it: the list then holds the finished episodes."""
     if set(checkpoint["args"]) != set(asdict(Args())):
         raise KeyError("args")  # another variant's checkpoint: its observation pipeline may differ
     args = Args(**checkpoint["args"])
-    env = gym.make(args.env_id)
+    if video_prefix is None:
+        env = gym.make(args.env_id)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "overwriting existing videos": each evaluation has its own names
+            env = gym.wrappers.RecordVideo(
+                make_filmed_env(args.env_id),
+                os.path.dirname(video_prefix),
+                episode_trigger=lambda episode: episode < eval_episodes,  # not the reset after the last one
+                name_prefix=os.path.basename(video_prefix),
+            )
     actor = Actor(env.observation_space.shape[0], env.action_space.shape[0], args)
     actor.load_state_dict(checkpoint["actor"])
     obs_rms = RunningMeanStd(env.observation_space.shape)
@@ -420,18 +490,37 @@ def evaluate(checkpoint: dict, eval_episodes: int, seed: int) -> list[float]:
     obs_rms.mean = checkpoint["obs_rms"]["mean"].numpy()
     obs_rms.m2 = checkpoint["obs_rms"]["m2"].numpy()
     returns, episode_return = [], 0.0
-    obs, _ = env.reset(seed=seed)
-    while len(returns) < eval_episodes:
-        with torch.no_grad():
-            action = actor.mean(normalize_obs(obs, obs_rms, args)).numpy()
-        obs, reward, terminated, truncated, _ = env.step(action)
-        episode_return += float(reward)
-        if terminated or truncated:
-            returns.append(episode_return)
-            episode_return = 0.0
-            obs, _ = env.reset()
-    env.close()
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
+    try:
+        obs, _ = env.reset(seed=seed)
+        while len(returns) < eval_episodes:
+            with torch.no_grad():
+                action = actor.mean(normalize_obs(obs, obs_rms, args)).numpy()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            episode_return += float(reward)
+            if terminated or truncated:
+                returns.append(episode_return)
+                episode_return = 0.0
+                obs, _ = env.reset()
+    except KeyboardInterrupt:
+        pass  # stop, and keep the episodes that finished
+    finally:
+        env.close()  # writes the last video
+        signal.signal(signal.SIGINT, previous_handler)
     return returns
+
+
+def report_evaluation(returns: list[float], eval_episodes: int, video_prefix: str | None):
+    """Prints the evaluation's result, before anything that could fail, then where its videos are."""
+    line = f"eval: {len(returns)} episodes"
+    if returns:
+        line += f", return {np.mean(returns):.1f} +- {np.std(returns):.1f}"
+    if len(returns) < eval_episodes:
+        line += f" (stopped by Ctrl-C, of {eval_episodes})"
+    print(line, flush=True)
+    for i in range(eval_episodes + 1):  # the episode that Ctrl-C cut short is filmed too
+        if video_prefix is not None and os.path.exists(f"{video_prefix}-episode-{i}.mp4"):
+            print(f"video: {video_prefix}-episode-{i}.mp4")
 
 
 # ======================================================================================================
@@ -443,20 +532,42 @@ if __name__ == "__main__":
 
     if args.eval_episodes <= 0:
         fail(f"--eval-episodes must be positive, got {args.eval_episodes}")
+    if not args.exp_name or "/" in args.exp_name or os.sep in args.exp_name or args.exp_name in (".", ".."):
+        fail(f"--exp-name must be a plain name, no '/' (it names the run and its checkpoint), got {args.exp_name!r}")
+    if args.capture_video and not (args.save_model or args.eval_checkpoint):
+        fail("--capture-video films the evaluation of a checkpoint: add --save-model or --eval-checkpoint")
     if args.eval_checkpoint is not None:
         checkpoint = load_checkpoint(args.eval_checkpoint)
+        env_id = checkpoint["args"]["env_id"]
+        env_id_given = any(arg.split("=")[0] in ("--env-id", "--env_id") for arg in sys.argv[1:])
+        ignored = f" (--env-id {args.env_id} ignored)" if env_id_given and args.env_id != env_id else ""
+        print(f"evaluating {args.eval_checkpoint} on {env_id}, the environment it was trained on{ignored}")
+        # Each evaluation gets names of its own next to the checkpoint, so that evaluations never mix.
+        checkpoint_dir, checkpoint_name = os.path.split(os.path.abspath(args.eval_checkpoint))
+        eval_name = f"{os.path.splitext(checkpoint_name)[0]}__eval__{int(time.time())}"
+        video_prefix = os.path.join(checkpoint_dir, "videos", eval_name) if args.capture_video else None
+        if args.capture_video:
+            check_rendering(env_id)
+            try:
+                os.makedirs(os.path.dirname(video_prefix), exist_ok=True)
+            except OSError as e:
+                fail(f"--capture-video cannot write videos next to the checkpoint ({e}); copy it to a writable folder")
         try:
-            returns = evaluate(checkpoint, args.eval_episodes, args.seed)
+            eval_returns = evaluate(checkpoint, args.eval_episodes, args.seed, video_prefix)
         except (KeyError, TypeError, RuntimeError) as e:
             fail(f"{args.eval_checkpoint} does not hold a checkpoint of this script ({type(e).__name__} {e})")
         except gym.error.Error as e:
             fail(f"cannot make the checkpoint's environment: {e}")
-        writer = SummaryWriter(os.path.dirname(os.path.abspath(args.eval_checkpoint)))
-        for i, episodic_return in enumerate(returns):
-            writer.add_scalar("eval/episodic_return", episodic_return, i)
-        writer.close()
-        print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
-        sys.exit(0)
+        report_evaluation(eval_returns, args.eval_episodes, video_prefix)
+        try:
+            writer = SummaryWriter(os.path.join(checkpoint_dir, eval_name))
+            for i, episodic_return in enumerate(eval_returns):
+                writer.add_scalar("eval/episodic_return", episodic_return, i)
+            writer.close()
+            print(f"eval scalars logged to {os.path.join(checkpoint_dir, eval_name)}")
+        except OSError as e:
+            print(f"note: the eval scalars were not logged: cannot write next to the checkpoint ({e})")
+        sys.exit(0 if len(eval_returns) == args.eval_episodes else 130)
 
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
@@ -503,6 +614,8 @@ if __name__ == "__main__":
         fail(f"{args.env_id} has a {space} action space; this script needs continuous (Box) actions")
     obs_dim = envs.single_observation_space.shape[0]
     act_dim = envs.single_action_space.shape[0]
+    if args.capture_video:
+        check_rendering(args.env_id)
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
     writer = SummaryWriter(f"runs/{run_name}")
@@ -709,20 +822,25 @@ if __name__ == "__main__":
     # Save
     # ==================================================================================================
     if args.save_model:
-        model_path = f"runs/{run_name}/{args.exp_name}.pt"
         checkpoint = {
             "actor": actor.state_dict(),
             "critic": critic.state_dict(),
             "obs_rms": {"count": obs_rms.count, "mean": torch.tensor(obs_rms.mean), "m2": torch.tensor(obs_rms.m2)},
             "args": asdict(args),
         }
-        torch.save(checkpoint, model_path)
-        print(f"model saved to {model_path}")
-        returns = evaluate(checkpoint, args.eval_episodes, args.seed)
-        for i, episodic_return in enumerate(returns):
+        # If the run's folder cannot take it, the current folder or the temporary one will: never lose a run.
+        fallbacks = [f"{run_name}.pt", os.path.join(tempfile.gettempdir(), f"{run_name}.pt")]
+        model_path = save_checkpoint(checkpoint, [f"runs/{run_name}/{args.exp_name}.pt", *fallbacks])
+        print(f"model saved to {model_path}", flush=True)
+        video_prefix = None  # the videos go next to the checkpoint
+        if args.capture_video:
+            video_prefix = os.path.join(os.path.dirname(model_path), "videos", args.exp_name)
+        eval_returns = evaluate(checkpoint, args.eval_episodes, args.seed, video_prefix)
+        report_evaluation(eval_returns, args.eval_episodes, video_prefix)
+        for i, episodic_return in enumerate(eval_returns):
             writer.add_scalar("eval/episodic_return", episodic_return, i)
-        print(f"eval: {len(returns)} episodes, return {np.mean(returns):.1f} +- {np.std(returns):.1f}")
     envs.close()
     writer.close()
-    if global_step < args.num_iterations * args.batch_size:
+    evaluation_stopped = args.save_model and len(eval_returns) < args.eval_episodes
+    if global_step < args.num_iterations * args.batch_size or evaluation_stopped:
         sys.exit(130)  # the shell's code for Ctrl-C: the run was saved, but it did not finish
