@@ -1,0 +1,142 @@
+"""Checkpoints and their evaluation (issue 8): a finished model is never lost to a save error, a bad file or name
+is one sentence, an evaluation says which environment it uses, logs apart from earlier ones, survives a read-only
+folder, and stops at Ctrl-C with the episodes it finished."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import ROOT, TINY, load, read_scalars, run_dirs, run_script
+
+
+@pytest.fixture(scope="module", params=["ppo_m", "trpo_plus"])  # one minimal, one full; the code is shared
+def trained(request, tmp_path_factory):
+    """(variant, checkpoint path) of a tiny Hopper-v5 run with --save-model."""
+    cwd = tmp_path_factory.mktemp(request.param)
+    result = run_script(request.param, *TINY, "--save-model", "--eval-episodes", "2", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = run_dirs(cwd)
+    return request.param, run_dir / f"{request.param}.pt"
+
+
+def one_sentence(result, *mentioned):
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert all(m in lines[0] for m in mentioned), lines[0]
+
+
+def test_an_exp_name_with_a_slash_is_refused_before_training(variant, tmp_path):
+    result = run_script(variant, "--exp-name", "sweep/lr1", "--save-model", cwd=tmp_path)
+    one_sentence(result, "--exp-name", "sweep/lr1")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_failed_save_falls_back_and_says_where(tmp_path, capsys):
+    module = load("ppo_m")
+    (tmp_path / "not_a_folder").write_text("")
+    checkpoint = {"args": {"env_id": "Hopper-v5"}, "weights": torch.ones(3)}
+    paths = [str(tmp_path / "not_a_folder" / "x.pt"), str(tmp_path / "missing" / "x.pt"), str(tmp_path / "x.pt")]
+    assert module.save_checkpoint(checkpoint, paths) == paths[2]
+    assert torch.equal(torch.load(paths[2], weights_only=True)["weights"], torch.ones(3))
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 2 and paths[0] in warnings[0] and paths[1] in warnings[1]
+
+
+def test_a_bare_tensor_is_one_sentence(variant, tmp_path):
+    torch.save(torch.zeros(3), tmp_path / "bare.pt")
+    one_sentence(run_script(variant, "--eval-checkpoint", "bare.pt", cwd=tmp_path), "bare.pt", "Tensor")
+
+
+def test_evaluation_names_its_environment_and_logs_apart(trained, tmp_path):
+    variant, path = trained
+    run_dir = path.parent
+    for _ in range(2):
+        result = run_script(
+            variant, "--eval-checkpoint", str(path), "--eval-episodes", "3", "--env-id", "Walker2d-v5", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert "on Hopper-v5, the environment it was trained on (--env-id Walker2d-v5 ignored)" in result.stdout
+        time.sleep(1)  # the folders are named by the second
+    last = run_script(variant, "--eval-checkpoint", str(path), "--eval-episodes", "1", cwd=tmp_path).stdout
+    assert "ignored" not in last  # --env-id not given: nothing was ignored
+    assert len(read_scalars(run_dir)["eval/episodic_return"]) == 2  # the training run's own evaluation only
+    folders = sorted(p for p in run_dir.iterdir() if re.fullmatch(rf"{variant}__eval__\d+", p.name))
+    assert [len(read_scalars(f)["eval/episodic_return"]) for f in folders] == [3, 3, 1]
+    assert f"eval scalars logged to {folders[-1]}" in last
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder nobody can write to, root included (chattr +i), or a skip where this file system cannot."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    folder.chmod(0o755)
+
+
+def make_read_only(folder):
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    try:
+        (folder / "probe").write_text("")
+    except OSError:
+        return
+    (folder / "probe").unlink()
+    pytest.skip("cannot make a read-only folder on this file system")
+
+
+def test_a_read_only_folder_gets_the_result_and_a_note(trained, read_only, tmp_path):
+    variant, path = trained
+    (read_only / path.name).write_bytes(path.read_bytes())
+    make_read_only(read_only)
+    result = run_script(variant, "--eval-checkpoint", str(read_only / path.name), "--eval-episodes", "2", cwd=tmp_path)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(r"^eval: 2 episodes, return", result.stdout, re.M)
+    assert "note: the eval scalars were not logged" in result.stdout
+    filmed = run_script(variant, "--eval-checkpoint", str(read_only / path.name), "--capture-video", cwd=tmp_path)
+    if "cannot render" not in filmed.stderr:  # where there is no OpenGL backend, that sentence comes first
+        one_sentence(filmed, "cannot write videos next to the checkpoint")
+
+
+def interrupt_evaluation(command, cwd, after):
+    """Starts command, sends Ctrl-C two seconds after a stdout line starting with `after`; returns (code, stdout)."""
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"},
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith(after):
+            break
+    time.sleep(2)  # well inside the evaluation of 100,000 episodes
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    return process.returncode, "".join(seen) + stdout
+
+
+def test_ctrl_c_stops_an_evaluation_with_the_episodes_so_far(trained, tmp_path):
+    variant, path = trained
+    script = str(ROOT / f"{variant}.py")
+    many = ["--eval-episodes", "100000"]
+    code, stdout = interrupt_evaluation([script, "--eval-checkpoint", str(path), *many], tmp_path, "evaluating")
+    assert code == 130
+    assert re.search(r"^eval: [1-9]\d* episodes, return .* \(stopped by Ctrl-C, of 100000\)$", stdout, re.M), stdout
+    code, stdout = interrupt_evaluation([script, *TINY, "--save-model", *many], tmp_path, "model saved")
+    assert code == 130
+    assert re.search(r"^eval: [1-9]\d* episodes, return .* \(stopped by Ctrl-C, of 100000\)$", stdout, re.M), stdout
+    (run_dir,) = run_dirs(tmp_path)
+    assert (run_dir / f"{variant}.pt").exists()
