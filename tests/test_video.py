@@ -9,6 +9,7 @@ import sys
 
 import gymnasium as gym
 import imageio_ffmpeg
+import matplotlib.pyplot as plt
 import pytest
 from conftest import ROOT, TINY, load, run_dirs, run_script
 
@@ -109,3 +110,16 @@ def test_committed_checkpoints_load_and_evaluate(path):
     (episodic_return,) = module.evaluate(checkpoint, 1, seed=1)
     assert math.isfinite(episodic_return)
     assert path.stat().st_size < 200_000  # small files: two 64-64 MLPs and the observation statistics
+
+
+@needs_rendering
+def test_filmstrip_has_a_row_per_checkpoint_and_one_untrained(tmp_path):
+    assert run_script("ppo_m", *TINY, "--save-model", "--eval-episodes", "1", cwd=tmp_path).returncode == 0
+    (run_dir,) = run_dirs(tmp_path)
+    (tmp_path / "Hopper-v5__ppo_m__1.pt").write_bytes((run_dir / "ppo_m.pt").read_bytes())
+    command = [sys.executable, str(ROOT / "filmstrip.py"), "Hopper-v5__ppo_m__1.pt", "--out", "strip.png"]
+    result = subprocess.run([*command, "--frames", "3", "--every", "5"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^Hopper-v5__ppo_m__1: return \d+ in the first \d+ steps$", result.stdout, re.M)
+    height, width, _ = plt.imread(tmp_path / "strip.png").shape
+    assert (height, width) == (2 * 150, 3 * 150 + 100)  # 2 rows (untrained, trained) of 3 frames, 1.5 inch each
