@@ -162,8 +162,8 @@ def make_env(env_id: str):
 def make_filmed_env(env_id: str) -> gym.Env:
     """The environment for --capture-video: it renders RGB frames, with no display too, cheaply enough to film a
     1000-step episode in well under a minute."""
-    # With no display, gymnasium would pick GLFW and fail at the first frame; EGL renders off-screen. MuJoCo
-    # reads MUJOCO_GL once, when the first gym.make of a MuJoCo environment imports it: so this comes first.
+    # With no display, gymnasium would pick GLFW and fail at the first frame; EGL renders off-screen. gymnasium
+    # reads MUJOCO_GL when it makes its first renderer; setting it before gym.make is safe either way.
     no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and no_display:
         os.environ["MUJOCO_GL"] = "egl"
