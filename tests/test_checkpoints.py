@@ -107,7 +107,7 @@ def test_a_read_only_folder_gets_the_result_and_a_note(trained, read_only, tmp_p
 
 
 def interrupt_evaluation(command, cwd, after):
-    """Starts command, sends Ctrl-C two seconds after a stdout line starting with `after`; returns (code, stdout)."""
+    """Starts command, sends Ctrl-C five seconds after a stdout line starting with `after`; returns (code, stdout)."""
     process = subprocess.Popen(
         [sys.executable, *command],
         cwd=cwd,
@@ -121,9 +121,9 @@ def interrupt_evaluation(command, cwd, after):
         seen.append(line)
         if line.startswith(after):
             break
-    time.sleep(2)  # well inside the evaluation of 100,000 episodes
+    time.sleep(5)  # well inside the evaluation of 100,000 episodes
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    stdout, stderr = process.communicate(timeout=600)
     assert "Traceback" not in stderr, stderr
     return process.returncode, "".join(seen) + stdout
 

@@ -20,7 +20,7 @@ FILM = ["--env-id", "InvertedPendulum-v5", "--save-model", "--capture-video", "-
 def render_check():
     """The sentence check_rendering gives on this machine, or None if it can render."""
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import ppo_m; ppo_m.check_rendering('InvertedPendulum-v5')"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     return None if result.returncode == 0 else result.stderr.strip()
 
 
@@ -91,7 +91,7 @@ def test_capture_video_without_a_backend_is_one_sentence_before_training(variant
         env=without_display(**machine),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
