@@ -47,8 +47,8 @@ def load_variant(name: str):
     return module
 
 
-def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) -> tuple[list[np.ndarray], float, int]:
-    """Frames at steps 0, every, 2 * every, ... of one deterministic episode; its return and length so far."""
+def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) -> tuple[list[np.ndarray], str]:
+    """Frames at steps 0, every, 2 * every, ... of one deterministic episode, and what it did meanwhile."""
     args = module.Args(**checkpoint["args"])
     env = module.make_filmed_env(args.env_id)
     obs_rms = module.RunningMeanStd(env.observation_space.shape)
@@ -69,7 +69,9 @@ def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) ->
             done = terminated or truncated
         images.append(env.render())  # after a fall, the fallen body again
     env.close()
-    return images, episode_return, step
+    if done:
+        return images, f"fell at step {step}, return {episode_return:.0f}"
+    return images, f"return {episode_return:.0f} in {step} steps"
 
 
 if __name__ == "__main__":
@@ -90,13 +92,13 @@ if __name__ == "__main__":
         if i == 0:
             torch.manual_seed(args.seed)
             untrained = module.Actor(obs_dim, act_dim, saved)
-            images, ret, steps = film(module, checkpoint, untrained, args.frames, args.every, args.seed)
-            rows.append((f"untrained\n{ret:.0f} in {steps} steps", images))
+            images, summary = film(module, checkpoint, untrained, args.frames, args.every, args.seed)
+            rows.append((f"untrained\n{summary}", images))
         actor = module.Actor(obs_dim, act_dim, saved)
         actor.load_state_dict(checkpoint["actor"])
-        images, ret, steps = film(module, checkpoint, actor, args.frames, args.every, args.seed)
-        rows.append((f"{variant}\n{ret:.0f} in {steps} steps", images))
-        print(f"{name}: return {ret:.0f} in the first {steps} steps")
+        images, summary = film(module, checkpoint, actor, args.frames, args.every, args.seed)
+        rows.append((f"{variant}\n{summary}", images))
+        print(f"{name}: {summary}")
 
     fig, axes = plt.subplots(len(rows), args.frames, figsize=(1.5 * args.frames + 1, 1.5 * len(rows)), squeeze=False)
     for r, (label, images) in enumerate(rows):
