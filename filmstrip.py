@@ -108,7 +108,7 @@ if __name__ == "__main__":
             axes[r, c].set_yticks([])
             if r == 0:
                 axes[r, c].set_title(f"step {c * args.every}", fontsize=8)
-        axes[r, 0].set_ylabel(label, fontsize=8)
+        axes[r, 0].set_ylabel(label, fontsize=7)
     fig.suptitle(f"{env_id}: the deterministic policy from the same reset", fontsize=9)
     fig.tight_layout()
     fig.savefig(args.out, dpi=100)
