@@ -11,6 +11,7 @@ import gymnasium as gym
 import imageio_ffmpeg
 import matplotlib.pyplot as plt
 import pytest
+import torch
 from conftest import ROOT, TINY, load, run_dirs, run_script
 
 CHECKPOINTS = sorted((ROOT / "benchmark_results" / "checkpoints").glob("*.pt"))
@@ -104,12 +105,15 @@ def test_capture_video_without_a_backend_is_one_sentence_before_training(variant
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.stem for p in CHECKPOINTS])
 def test_committed_checkpoints_load_and_evaluate(path):
     env_id, variant, seed = path.stem.split("__")  # ENV__VARIANT__SEED.pt
-    module = load(variant)
+    module = load("ppo_continuous" if variant == "ppo_noclip" else variant)  # PPO-NoClip is ppo_continuous.py
     checkpoint = module.load_checkpoint(str(path))
     assert checkpoint["args"]["env_id"] == env_id and checkpoint["args"]["seed"] == int(seed)
     (episodic_return,) = module.evaluate(checkpoint, 1, seed=1)
     assert math.isfinite(episodic_return)
-    assert path.stat().st_size < 200_000  # small files: two 64-64 MLPs and the observation statistics
+    # Small files: the two 64-64 MLPs and the observation statistics, and little else (pickling overhead).
+    tensors = [*checkpoint["actor"].values(), *checkpoint["critic"].values(), *checkpoint["obs_rms"].values()]
+    payload = sum(t.numel() * t.element_size() for t in tensors if torch.is_tensor(t))
+    assert path.stat().st_size < payload + 20_000
 
 
 @needs_rendering
