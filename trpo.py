@@ -72,11 +72,11 @@ class Args:
     value_learning_rate: float = 2e-4
     """Adam learning rate of the value network"""
     update_epochs: int = 10
-    """passes over the batch in each update"""
+    """passes over the batch in each update of the value net (the policy takes one TRPO step)"""
     num_minibatches: int = 32
-    """minibatches per pass (32 minibatches of 64 samples with the defaults)"""
+    """minibatches per pass of the value net (32 minibatches of 64 samples with the defaults)"""
     adam_eps: float = 1e-5
-    """epsilon of both Adam optimizers (1e-5 as released, not torch's 1e-8)"""
+    """epsilon of the value net's Adam optimizer (1e-5 as released, not torch's 1e-8)"""
 
     # --- code-level optimizations (paper section 3): only the two that every released config turns on ---
     # The released code hard-codes tanh and has observation normalization on in all four variants, PPO-M and
