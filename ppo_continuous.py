@@ -479,7 +479,13 @@ if __name__ == "__main__":
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("value_learning_rate", "learning_rate"):
+    for name, value in asdict(args).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    for name in ("gamma", "gae_lambda"):
+        if not 0 <= getattr(args, name) <= 1:
+            fail(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
+    for name in ("value_learning_rate", "learning_rate", "clip_coef"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     for name in ("clip_vloss_coef", "clip_reward_bound", "clip_obs_bound", "max_grad_norm"):

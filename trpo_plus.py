@@ -121,7 +121,7 @@ class Args:
     max_backtracks: int = 10
     """step sizes the line search tries (the full step, then halved each time) before it gives up"""
     accept_ratio: float = 0.1
-    """accept a step when the surrogate rose by more than this fraction of the expected improvement"""
+    """accept a step that gains over this fraction of its linear forecast; in [0, 1), as gains are about 1x that"""
 
     # --- derived after parsing (not command-line options) ---
     batch_size: tyro.conf.Suppress[int] = 0
@@ -577,10 +577,18 @@ if __name__ == "__main__":
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name, value in asdict(args).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    for name in ("gamma", "gae_lambda"):
+        if not 0 <= getattr(args, name) <= 1:
+            fail(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
     if not 0 < args.fisher_fraction <= 1:
         fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
-    if not (args.cg_damping >= 0 and args.accept_ratio >= 0):
-        fail(f"--cg-damping and --accept-ratio must be non-negative, got {args.cg_damping}, {args.accept_ratio}")
+    if not 0 <= args.accept_ratio < 1:
+        fail(f"--accept-ratio must be in [0, 1), got {args.accept_ratio}: steps gain about 1x their linear forecast")
+    if not args.cg_damping >= 0:
+        fail(f"--cg-damping must be non-negative, got {args.cg_damping}")
     for name in ("value_learning_rate", "max_kl", "cg_iters", "max_backtracks"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -598,8 +606,8 @@ if __name__ == "__main__":
             f"--num-minibatches {args.num_minibatches} equal minibatches"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
-    if args.minibatch_size < 2:
-        fail(f"minibatches of {args.minibatch_size} sample are too small: advantages are normalized by their std")
+    if args.batch_size < 2:
+        fail(f"a batch of {args.batch_size} sample is too small: advantages are normalized by their std")
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")

@@ -65,17 +65,28 @@ def test_same_seed_gives_identical_scalars(variant, tmp_path):
 
 
 def bad_inputs(variant):
-    step_size = ["--learning-rate", "-0.001"] if variant.startswith("ppo") else ["--max-kl", "-0.01"]
+    ppo = variant.startswith("ppo")
+    step_size = ["--learning-rate", "-0.001"] if ppo else ["--max-kl", "-0.01"]
+    # Advantages are normalized by their std: per minibatch in PPO, over the whole batch in TRPO.
+    one_sample = (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample")
+    if not ppo:
+        one_sample = (["--num-steps", "1", "--num-minibatches", "1"], "a batch of 1 sample")
+    out_of_range = ["--clip-coef", "0"] if ppo else ["--accept-ratio", "5"]  # 5: no TRPO step would be taken
+    infinite = ["--ent-coef", "inf"] if ppo else ["--max-kl", "inf"]  # (a negative --ent-coef is allowed)
     return {
         "unknown env": (["--env-id", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
         "discrete actions": (["--env-id", "CartPole-v1"], "Discrete"),
         "indivisible batch": (["--num-steps", "100", "--num-minibatches", "32"], "num-minibatches"),
         "no steps": (["--total-timesteps", "0"], "total-timesteps"),
         "negative step count": (["--num-steps", "-5"], "num-steps"),
-        "one-sample minibatches": (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample"),
+        "one-sample minibatches": one_sample,
         "negative seed": (["--seed", "-1"], "seed"),
         "negative step size": (step_size, step_size[0]),
         "zero value learning rate": (["--value-learning-rate", "0"], "value-learning-rate"),
+        "NaN discount": (["--gamma", "nan"], "--gamma must be a finite number, got nan"),
+        "GAE lambda above 1": (["--gae-lambda", "1.5"], "--gae-lambda must be in [0, 1]"),
+        "policy-step constant out of range": (out_of_range, out_of_range[0]),
+        "infinite policy-step constant": (infinite, f"{infinite[0]} must be a finite number"),
         "no evaluation episodes": (["--save-model", "--eval-episodes", "0"], "eval-episodes"),
         "missing checkpoint": (["--eval-checkpoint", "nowhere.pt"], "nowhere.pt"),
         "corrupt checkpoint": (["--eval-checkpoint", "corrupt.pt"], "corrupt.pt"),

@@ -156,6 +156,8 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         "cg_iters",
         "cg_damping",
         "max_backtracks",
+        "accept_ratio",
+        "are normalized by their std",  # the sample-count check: its message (and the `if` above it, below)
     )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
