@@ -23,12 +23,16 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 
-import gymnasium as gym
-import numpy as np
-import torch
-import torch.nn as nn
-import tyro
-from torch.utils.tensorboard import SummaryWriter
+try:  # torch and MuJoCo take seconds to load: a Ctrl-C meanwhile gets one line, not a traceback
+    import gymnasium as gym
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import tyro
+    from torch.utils.tensorboard import SummaryWriter
+except KeyboardInterrupt:
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 # ======================================================================================================
@@ -112,6 +116,12 @@ def fail(message: str, code: int = 2):
     """A user's mistake ends in one sentence on stderr and a non-zero exit, not a traceback."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def abort(signum, frame):
+    """Ctrl-C before training starts, or a second one during it: stop at once, with the shell's code for Ctrl-C."""
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 class RunningMeanStd:
@@ -372,6 +382,7 @@ def report_evaluation(returns: list[float], eval_episodes: int, video_prefix: st
 # Setup
 # ======================================================================================================
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, abort)  # until the training loop, where request_stop takes over
     args = tyro.cli(Args)
     torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs do not fight for cores
 
@@ -495,7 +506,7 @@ if __name__ == "__main__":
     def request_stop(signum, frame):
         global stop_requested
         stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        signal.signal(signal.SIGINT, abort)  # a second Ctrl-C stops at once
         print("\nCtrl-C: stopping after this iteration (press again to abort)", flush=True)
 
     signal.signal(signal.SIGINT, request_stop)

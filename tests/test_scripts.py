@@ -1,8 +1,11 @@
 """End-to-end: each variant run as a user runs it, on a few hundred Hopper-v5 steps."""
 
+import os
+import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -135,16 +138,20 @@ def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
     assert f"return {sum(returns) / 3:.1f}" in result.stdout
 
 
-def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
-    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
-    process = subprocess.Popen(
+def start(variant, *args, cwd):
+    return subprocess.Popen(
         [sys.executable, str(ROOT / f"{variant}.py"), *args],
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": ""},
     )
+
+
+def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
+    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
+    process = start(variant, *args, cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("iter 2/"):
             break
@@ -156,6 +163,38 @@ def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
     assert (run_dir / f"{variant}.pt").exists()
     iterations = len(read_scalars(run_dir)["trust_region/mean_kl"])
     assert 2 <= iterations < 10
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc to see torch loading")
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
+    process = start(variant, *TINY, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    # Wait until torch is being loaded (its library mapped): the script is then in its imports or later.
+    while "libtorch" not in pathlib.Path(f"/proc/{process.pid}/maps").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "torch was never loaded"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "Ctrl-C: aborted" and "iter 1/" not in stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
+    # Iterations of 2048 steps: the second Ctrl-C lands while the first still waits for its iteration to end.
+    process = start(variant, "--total-timesteps", "100000", "--update-epochs", "1", cwd=tmp_path)
+    for line in process.stdout:
+        if line.startswith("iter 1/"):
+            break
+    time.sleep(0.2)  # into the next iteration's rollout
+    process.send_signal(signal.SIGINT)
+    for line in process.stdout:
+        if line.startswith("Ctrl-C: stopping after this iteration"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "Ctrl-C: aborted" and "iter 2/" not in stdout
 
 
 def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):
