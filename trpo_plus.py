@@ -642,6 +642,10 @@ if __name__ == "__main__":
         check_rendering(args.env_id)
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    try:
+        os.makedirs(f"runs/{run_name}", exist_ok=True)  # here, not at the first write: fail before training
+    except OSError as e:
+        fail(f"cannot create the run directory runs/{run_name}: {e.strerror}")
     writer = SummaryWriter(f"runs/{run_name}")
     writer.add_text(
         "hyperparameters",

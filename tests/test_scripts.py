@@ -112,6 +112,21 @@ def test_bad_input_gives_one_sentence_and_nonzero_exit(variant, case, tmp_path):
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+@pytest.mark.parametrize("blocker", ["runs is a file", "read-only directory"])
+def test_unwritable_run_directory_fails_before_training(variant, blocker, tmp_path):
+    if blocker == "runs is a file":
+        (tmp_path / "runs").write_text("")
+    elif os.geteuid() == 0:
+        pytest.skip("root writes into a read-only directory")
+    else:
+        tmp_path.chmod(0o555)
+    result = run_script(variant, *TINY, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "iter 1/" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), result.stderr
+
+
 def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
     result = run_script(variant, *TINY, "--save-model", "--eval-episodes", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
