@@ -60,7 +60,7 @@ class Args:
     env_id: str = "Hopper-v5"
     """the id of a gymnasium environment with a continuous (Box) action space"""
     total_timesteps: int = 1_000_000
-    """total environment steps of the run (488 iterations of 2048, as released)"""
+    """total environment steps, rounded down to whole batches (1M: 488 iterations of 2048, as released)"""
     num_envs: int = 1
     """number of parallel environments (the paper used 1)"""
     num_steps: int = 2048
@@ -518,6 +518,11 @@ if __name__ == "__main__":
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
+    if args.total_timesteps % args.batch_size:
+        print(
+            f"note: {args.total_timesteps} steps is not a multiple of the {args.batch_size}-step batch; "
+            f"running {args.num_iterations} iterations = {args.num_iterations * args.batch_size} steps"
+        )
 
     try:
         envs = gym.vector.SyncVectorEnv(

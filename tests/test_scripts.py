@@ -127,6 +127,18 @@ def test_unwritable_run_directory_fails_before_training(variant, blocker, tmp_pa
     assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), result.stderr
 
 
+def test_batch_that_does_not_divide_the_steps_is_announced(variant, tmp_path):
+    # 300 steps in batches of 128: two iterations, 256 steps, and the user is told so at the start.
+    args = [*TINY[2:], "--total-timesteps", "300"]
+    if variant.startswith("ppo"):
+        args += ["--ent-coef", "-0.01"]  # a negative entropy coefficient is allowed: PPO-NoClip's released configs
+    result = run_script(variant, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    note = "note: 300 steps is not a multiple of the 128-step batch; running 2 iterations = 256 steps"
+    assert result.stdout.splitlines()[0] == note
+    assert "iter 2/2" in result.stdout and "iter 3" not in result.stdout
+
+
 def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
     result = run_script(variant, *TINY, "--save-model", "--eval-episodes", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
