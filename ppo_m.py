@@ -46,7 +46,7 @@ class Args:
     seed: int = 1
     """seed of python, numpy, torch and the environments"""
     torch_deterministic: bool = True
-    """sets `torch.backends.cudnn.deterministic` (on one CPU thread the runs are deterministic anyway)"""
+    """sets torch.backends.cudnn.deterministic, a GPU setting: no effect here, the scripts run on the CPU"""
     save_model: bool = False
     """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
     eval_episodes: int = 10
@@ -62,7 +62,7 @@ class Args:
     total_timesteps: int = 1_000_000
     """total environment steps, rounded down to whole batches (1M: 488 iterations of 2048, as released)"""
     num_envs: int = 1
-    """number of parallel environments (the paper used 1)"""
+    """number of environments, stepped one after another (SyncVectorEnv), not in parallel (the paper used 1)"""
     num_steps: int = 2048
     """steps per environment per iteration (the rollout length T)"""
     gamma: float = 0.99
