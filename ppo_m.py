@@ -23,12 +23,16 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 
-import gymnasium as gym
-import numpy as np
-import torch
-import torch.nn as nn
-import tyro
-from torch.utils.tensorboard import SummaryWriter
+try:  # torch and MuJoCo take seconds to load: a Ctrl-C meanwhile gets one line, not a traceback
+    import gymnasium as gym
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import tyro
+    from torch.utils.tensorboard import SummaryWriter
+except KeyboardInterrupt:
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 # ======================================================================================================
@@ -42,7 +46,7 @@ class Args:
     seed: int = 1
     """seed of python, numpy, torch and the environments"""
     torch_deterministic: bool = True
-    """sets `torch.backends.cudnn.deterministic` (on one CPU thread the runs are deterministic anyway)"""
+    """sets torch.backends.cudnn.deterministic, a GPU setting: no effect here, the scripts run on the CPU"""
     save_model: bool = False
     """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
     eval_episodes: int = 10
@@ -56,9 +60,9 @@ class Args:
     env_id: str = "Hopper-v5"
     """the id of a gymnasium environment with a continuous (Box) action space"""
     total_timesteps: int = 1_000_000
-    """total environment steps of the run (488 iterations of 2048, as released)"""
+    """total environment steps, rounded down to whole batches (1M: 488 iterations of 2048, as released)"""
     num_envs: int = 1
-    """number of parallel environments (the paper used 1)"""
+    """number of environments, stepped one after another (SyncVectorEnv), not in parallel (the paper used 1)"""
     num_steps: int = 2048
     """steps per environment per iteration (the rollout length T)"""
     gamma: float = 0.99
@@ -112,6 +116,12 @@ def fail(message: str, code: int = 2):
     """A user's mistake ends in one sentence on stderr and a non-zero exit, not a traceback."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def abort(signum, frame):
+    """Ctrl-C before training starts, or a second one during it: stop at once, with the shell's code for Ctrl-C."""
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 class RunningMeanStd:
@@ -372,6 +382,7 @@ def report_evaluation(returns: list[float], eval_episodes: int, video_prefix: st
 # Setup
 # ======================================================================================================
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, abort)  # until the training loop, where request_stop takes over
     args = tyro.cli(Args)
     torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs do not fight for cores
 
@@ -417,7 +428,13 @@ if __name__ == "__main__":
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("value_learning_rate", "learning_rate"):
+    for name, value in asdict(args).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    for name in ("gamma", "gae_lambda"):
+        if not 0 <= getattr(args, name) <= 1:
+            fail(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
+    for name in ("value_learning_rate", "learning_rate", "clip_coef"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if not 0 <= args.seed < 2**32:
@@ -436,6 +453,11 @@ if __name__ == "__main__":
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
+    if args.total_timesteps % args.batch_size:
+        print(
+            f"note: {args.total_timesteps} steps is not a multiple of the {args.batch_size}-step batch; "
+            f"running {args.num_iterations} iterations = {args.num_iterations * args.batch_size} steps"
+        )
 
     try:
         envs = gym.vector.SyncVectorEnv(
@@ -456,6 +478,10 @@ if __name__ == "__main__":
         check_rendering(args.env_id)
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    try:
+        os.makedirs(f"runs/{run_name}", exist_ok=True)  # here, not at the first write: fail before training
+    except OSError as e:
+        fail(f"cannot create the run directory runs/{run_name}: {e.strerror}")
     writer = SummaryWriter(f"runs/{run_name}")
     writer.add_text(
         "hyperparameters",
@@ -489,7 +515,7 @@ if __name__ == "__main__":
     def request_stop(signum, frame):
         global stop_requested
         stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        signal.signal(signal.SIGINT, abort)  # a second Ctrl-C stops at once
         print("\nCtrl-C: stopping after this iteration (press again to abort)", flush=True)
 
     signal.signal(signal.SIGINT, request_stop)

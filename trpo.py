@@ -23,12 +23,16 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 
-import gymnasium as gym
-import numpy as np
-import torch
-import torch.nn as nn
-import tyro
-from torch.utils.tensorboard import SummaryWriter
+try:  # torch and MuJoCo take seconds to load: a Ctrl-C meanwhile gets one line, not a traceback
+    import gymnasium as gym
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import tyro
+    from torch.utils.tensorboard import SummaryWriter
+except KeyboardInterrupt:
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 # ======================================================================================================
@@ -42,7 +46,7 @@ class Args:
     seed: int = 1
     """seed of python, numpy, torch and the environments"""
     torch_deterministic: bool = True
-    """sets `torch.backends.cudnn.deterministic` (on one CPU thread the runs are deterministic anyway)"""
+    """sets torch.backends.cudnn.deterministic, a GPU setting: no effect here, the scripts run on the CPU"""
     save_model: bool = False
     """save a checkpoint (weights, observation statistics, args) in the run directory, then evaluate it"""
     eval_episodes: int = 10
@@ -56,9 +60,9 @@ class Args:
     env_id: str = "Hopper-v5"
     """the id of a gymnasium environment with a continuous (Box) action space"""
     total_timesteps: int = 1_000_000
-    """total environment steps of the run (488 iterations of 2048, as released)"""
+    """total environment steps, rounded down to whole batches (1M: 488 iterations of 2048, as released)"""
     num_envs: int = 1
-    """number of parallel environments (the paper used 1)"""
+    """number of environments, stepped one after another (SyncVectorEnv), not in parallel (the paper used 1)"""
     num_steps: int = 2048
     """steps per environment per iteration (the rollout length T)"""
     gamma: float = 0.99
@@ -72,11 +76,11 @@ class Args:
     value_learning_rate: float = 2e-4
     """Adam learning rate of the value network"""
     update_epochs: int = 10
-    """passes over the batch in each update"""
+    """passes over the batch in each update of the value net (the policy takes one TRPO step)"""
     num_minibatches: int = 32
-    """minibatches per pass (32 minibatches of 64 samples with the defaults)"""
+    """minibatches per pass of the value net (32 minibatches of 64 samples with the defaults)"""
     adam_eps: float = 1e-5
-    """epsilon of both Adam optimizers (1e-5 as released, not torch's 1e-8)"""
+    """epsilon of the value net's Adam optimizer (1e-5 as released, not torch's 1e-8)"""
 
     # --- code-level optimizations (paper section 3): only the two that every released config turns on ---
     # The released code hard-codes tanh and has observation normalization on in all four variants, PPO-M and
@@ -98,7 +102,7 @@ class Args:
     max_backtracks: int = 10
     """step sizes the line search tries (the full step, then halved each time) before it gives up"""
     accept_ratio: float = 0.1
-    """accept a step when the surrogate rose by more than this fraction of the expected improvement"""
+    """accept a step that gains over this fraction of its linear forecast; in [0, 1), as gains are about 1x that"""
 
     # --- derived after parsing (not command-line options) ---
     batch_size: tyro.conf.Suppress[int] = 0
@@ -116,6 +120,12 @@ def fail(message: str, code: int = 2):
     """A user's mistake ends in one sentence on stderr and a non-zero exit, not a traceback."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def abort(signum, frame):
+    """Ctrl-C before training starts, or a second one during it: stop at once, with the shell's code for Ctrl-C."""
+    print("\nCtrl-C: aborted", file=sys.stderr)
+    sys.exit(130)
 
 
 class RunningMeanStd:
@@ -469,6 +479,7 @@ def report_evaluation(returns: list[float], eval_episodes: int, video_prefix: st
 # Setup
 # ======================================================================================================
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, abort)  # until the training loop, where request_stop takes over
     args = tyro.cli(Args)
     torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs do not fight for cores
 
@@ -514,10 +525,18 @@ if __name__ == "__main__":
     for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name, value in asdict(args).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    for name in ("gamma", "gae_lambda"):
+        if not 0 <= getattr(args, name) <= 1:
+            fail(f"--{name.replace('_', '-')} must be in [0, 1], got {getattr(args, name)}")
     if not 0 < args.fisher_fraction <= 1:
         fail(f"--fisher-fraction must be in (0, 1], got {args.fisher_fraction}")
-    if not (args.cg_damping >= 0 and args.accept_ratio >= 0):
-        fail(f"--cg-damping and --accept-ratio must be non-negative, got {args.cg_damping}, {args.accept_ratio}")
+    if not 0 <= args.accept_ratio < 1:
+        fail(f"--accept-ratio must be in [0, 1), got {args.accept_ratio}: steps gain about 1x their linear forecast")
+    if not args.cg_damping >= 0:
+        fail(f"--cg-damping must be non-negative, got {args.cg_damping}")
     for name in ("value_learning_rate", "max_kl", "cg_iters", "max_backtracks"):
         if not getattr(args, name) > 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -532,11 +551,16 @@ if __name__ == "__main__":
             f"--num-minibatches {args.num_minibatches} equal minibatches"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
-    if args.minibatch_size < 2:
-        fail(f"minibatches of {args.minibatch_size} sample are too small: advantages are normalized by their std")
+    if args.batch_size < 2:
+        fail(f"a batch of {args.batch_size} sample is too small: advantages are normalized by their std")
     args.num_iterations = args.total_timesteps // args.batch_size
     if args.num_iterations == 0:
         fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size} steps)")
+    if args.total_timesteps % args.batch_size:
+        print(
+            f"note: {args.total_timesteps} steps is not a multiple of the {args.batch_size}-step batch; "
+            f"running {args.num_iterations} iterations = {args.num_iterations * args.batch_size} steps"
+        )
 
     try:
         envs = gym.vector.SyncVectorEnv(
@@ -557,6 +581,10 @@ if __name__ == "__main__":
         check_rendering(args.env_id)
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    try:
+        os.makedirs(f"runs/{run_name}", exist_ok=True)  # here, not at the first write: fail before training
+    except OSError as e:
+        fail(f"cannot create the run directory runs/{run_name}: {e.strerror}")
     writer = SummaryWriter(f"runs/{run_name}")
     writer.add_text(
         "hyperparameters",
@@ -589,7 +617,7 @@ if __name__ == "__main__":
     def request_stop(signum, frame):
         global stop_requested
         stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops at once
+        signal.signal(signal.SIGINT, abort)  # a second Ctrl-C stops at once
         print("\nCtrl-C: stopping after this iteration (press again to abort)", flush=True)
 
     signal.signal(signal.SIGINT, request_stop)

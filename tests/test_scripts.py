@@ -1,8 +1,11 @@
 """End-to-end: each variant run as a user runs it, on a few hundred Hopper-v5 steps."""
 
+import os
+import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -65,17 +68,28 @@ def test_same_seed_gives_identical_scalars(variant, tmp_path):
 
 
 def bad_inputs(variant):
-    step_size = ["--learning-rate", "-0.001"] if variant.startswith("ppo") else ["--max-kl", "-0.01"]
+    ppo = variant.startswith("ppo")
+    step_size = ["--learning-rate", "-0.001"] if ppo else ["--max-kl", "-0.01"]
+    # Advantages are normalized by their std: per minibatch in PPO, over the whole batch in TRPO.
+    one_sample = (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample")
+    if not ppo:
+        one_sample = (["--num-steps", "1", "--num-minibatches", "1"], "a batch of 1 sample")
+    out_of_range = ["--clip-coef", "0"] if ppo else ["--accept-ratio", "5"]  # 5: no TRPO step would be taken
+    infinite = ["--ent-coef", "inf"] if ppo else ["--max-kl", "inf"]  # (a negative --ent-coef is allowed)
     return {
         "unknown env": (["--env-id", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
         "discrete actions": (["--env-id", "CartPole-v1"], "Discrete"),
         "indivisible batch": (["--num-steps", "100", "--num-minibatches", "32"], "num-minibatches"),
         "no steps": (["--total-timesteps", "0"], "total-timesteps"),
         "negative step count": (["--num-steps", "-5"], "num-steps"),
-        "one-sample minibatches": (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample"),
+        "one-sample minibatches": one_sample,
         "negative seed": (["--seed", "-1"], "seed"),
         "negative step size": (step_size, step_size[0]),
         "zero value learning rate": (["--value-learning-rate", "0"], "value-learning-rate"),
+        "NaN discount": (["--gamma", "nan"], "--gamma must be a finite number, got nan"),
+        "GAE lambda above 1": (["--gae-lambda", "1.5"], "--gae-lambda must be in [0, 1]"),
+        "policy-step constant out of range": (out_of_range, out_of_range[0]),
+        "infinite policy-step constant": (infinite, f"{infinite[0]} must be a finite number"),
         "no evaluation episodes": (["--save-model", "--eval-episodes", "0"], "eval-episodes"),
         "missing checkpoint": (["--eval-checkpoint", "nowhere.pt"], "nowhere.pt"),
         "corrupt checkpoint": (["--eval-checkpoint", "corrupt.pt"], "corrupt.pt"),
@@ -96,6 +110,33 @@ def test_bad_input_gives_one_sentence_and_nonzero_exit(variant, case, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert mentioned in lines[0]
     assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("blocker", ["runs is a file", "read-only directory"])
+def test_unwritable_run_directory_fails_before_training(variant, blocker, tmp_path):
+    if blocker == "runs is a file":
+        (tmp_path / "runs").write_text("")
+    elif os.geteuid() == 0:
+        pytest.skip("root writes into a read-only directory")
+    else:
+        tmp_path.chmod(0o555)
+    result = run_script(variant, *TINY, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "iter 1/" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), result.stderr
+
+
+def test_batch_that_does_not_divide_the_steps_is_announced(variant, tmp_path):
+    # 300 steps in batches of 128: two iterations, 256 steps, and the user is told so at the start.
+    args = [*TINY[2:], "--total-timesteps", "300"]
+    if variant.startswith("ppo"):
+        args += ["--ent-coef", "-0.01"]  # a negative entropy coefficient is allowed: PPO-NoClip's released configs
+    result = run_script(variant, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    note = "note: 300 steps is not a multiple of the 128-step batch; running 2 iterations = 256 steps"
+    assert result.stdout.splitlines()[0] == note
+    assert "iter 2/2" in result.stdout and "iter 3" not in result.stdout
 
 
 def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
@@ -124,16 +165,20 @@ def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
     assert f"return {sum(returns) / 3:.1f}" in result.stdout
 
 
-def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
-    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
-    process = subprocess.Popen(
+def start(variant, *args, cwd):
+    return subprocess.Popen(
         [sys.executable, str(ROOT / f"{variant}.py"), *args],
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": ""},
     )
+
+
+def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
+    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
+    process = start(variant, *args, cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("iter 2/"):
             break
@@ -145,6 +190,38 @@ def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
     assert (run_dir / f"{variant}.pt").exists()
     iterations = len(read_scalars(run_dir)["trust_region/mean_kl"])
     assert 2 <= iterations < 10
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc to see torch loading")
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
+    process = start(variant, *TINY, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    # Wait until torch is being loaded (its library mapped): the script is then in its imports or later.
+    while "libtorch" not in pathlib.Path(f"/proc/{process.pid}/maps").read_text():
+        assert process.poll() is None and time.monotonic() < deadline, "torch was never loaded"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "Ctrl-C: aborted" and "iter 1/" not in stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
+    # Iterations of 2048 steps: the second Ctrl-C lands while the first still waits for its iteration to end.
+    process = start(variant, "--total-timesteps", "100000", "--update-epochs", "1", cwd=tmp_path)
+    for line in process.stdout:
+        if line.startswith("iter 1/"):
+            break
+    time.sleep(0.2)  # into the next iteration's rollout
+    process.send_signal(signal.SIGINT)
+    for line in process.stdout:
+        if line.startswith("Ctrl-C: stopping after this iteration"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "Ctrl-C: aborted" and "iter 2/" not in stdout
 
 
 def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):

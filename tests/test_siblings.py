@@ -12,7 +12,8 @@ idea that separates them. The rules, which every new sibling inherits:
 4. PPO -> TRPO (ppo_continuous -> trpo_plus, ppo_m -> trpo): every changed line lies in the module
    docstring, the policy-update Args block, the policy-step helpers, the policy-update section, or is a line
    about the policy's optimizer or step size, or a CONFIG_FIELDS default or its docstring (the released
-   configurations differ).
+   configurations differ), or the docstring of a VALUE_FIT_FIELDS field (PPO's policy update uses them too,
+   TRPO's does not), or the check that advantages can be normalized (per minibatch in PPO, per batch in TRPO).
 """
 
 import difflib
@@ -41,6 +42,8 @@ ARGS_FIELD = re.compile(r"^    (\w+): [\w\[\]. |]+ = .+$")
 # The Args whose defaults differ between siblings: each variant's released Hopper configuration.
 CONFIG_FIELDS = {"learning_rate", "value_learning_rate", "max_kl", "anneal_lr", "clip_grad_norm"}
 ARGS_DOC = re.compile(r'^    """.*"""$')
+# Shared Args of the value fit whose help differs: PPO's policy update uses them too, TRPO's one step does not.
+VALUE_FIT_FIELDS = {"update_epochs", "num_minibatches", "adam_eps"}
 
 
 def lines(name):
@@ -153,6 +156,8 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         "cg_iters",
         "cg_damping",
         "max_backtracks",
+        "accept_ratio",
+        "are normalized by their std",  # the sample-count check: its message (and the `if` above it, below)
     )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
@@ -167,6 +172,9 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         allowed[name] |= value_grad_clipping(text)  # see test_both_pairs_add_the_same_optimization_lines
         config = {i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in CONFIG_FIELDS}
         allowed[name] |= config | {i + 1 for i in config if ARGS_DOC.match(text[i + 1])}  # and their docstrings
+        value_fit = {i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in VALUE_FIT_FIELDS}
+        allowed[name] |= {i + 1 for i in value_fit if ARGS_DOC.match(text[i + 1])}
+        allowed[name] |= {i - 1 for i, line in enumerate(text) if "are normalized by their std" in line}
         allowed[name] |= {i for i in args if "# --- code-level optimizations" in text[i]}
     a, b = texts[ppo], texts[trpo]
     for old, new, range_a, range_b in hunks(a, b):
