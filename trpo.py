@@ -241,7 +241,7 @@ class Actor(nn.Module):
 
 
 # The policy's Gaussian, written as formulas rather than a torch.distributions.Normal: they say what is
-# computed, and a minibatch step costs a fifth less without the distribution object. Every function sums
+# computed, and a minibatch step costs about a tenth less without the distribution object. Every function sums
 # over the action dimensions, which are independent.
 def gaussian_log_prob(mean, logstd, actions):
     """log N(actions; mean, exp(logstd)^2) = sum of -((a - mu) / sigma)^2 / 2 - log sigma - log(2 pi) / 2."""
