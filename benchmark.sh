@@ -197,7 +197,7 @@ LOGS="$OUT/logs"
 # Every variant: 1 actor, T = 2048 steps per iteration, gamma 0.99, observation normalization (on
 # in every released config, the minimal ones included), tanh networks. A checkpoint of every run
 # (--save-model), so that any trained policy can be evaluated and filmed later.
-COMMON=(--num-envs 1 --num-steps 2048 --gamma 0.99 --norm-obs --tanh --save-model)
+COMMON=(--num-steps 2048 --gamma 0.99 --norm-obs --tanh --save-model)
 # TRPO and TRPO+: 10 CG iterations, damping 0.1, Fisher-vector products on 10% of the states, up to
 # 10 backtracking steps, accept above 0.1 of the expected improvement. (TRPO+'s configs also set a
 # gradient-norm bound, which the released trpo_step never applies.)

@@ -62,7 +62,7 @@ def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) ->
             if done:
                 break
             with torch.no_grad():
-                action = actor.mean(module.normalize_obs(obs, obs_rms, args)).numpy()
+                action = actor.mean(torch.from_numpy(module.normalize_obs(obs, obs_rms, args))).numpy()
             obs, reward, terminated, truncated, _ = env.step(action)
             episode_return += float(reward)
             step += 1

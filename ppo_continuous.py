@@ -61,10 +61,8 @@ class Args:
     """the id of a gymnasium environment with a continuous (Box) action space"""
     total_timesteps: int = 1_000_000
     """total environment steps, rounded down to whole batches (1M: 488 iterations of 2048, as released)"""
-    num_envs: int = 1
-    """number of environments, stepped one after another (SyncVectorEnv), not in parallel (the paper used 1)"""
     num_steps: int = 2048
-    """steps per environment per iteration (the rollout length T)"""
+    """environment steps per iteration (the rollout length T), all from one environment, as in the paper"""
     gamma: float = 0.99
     """the discount factor gamma"""
     gae_lambda: float = 0.95
@@ -124,7 +122,7 @@ class Args:
 
     # --- derived after parsing (not command-line options) ---
     batch_size: tyro.conf.Suppress[int] = 0
-    """num_envs * num_steps"""
+    """num_steps: the samples of one iteration"""
     minibatch_size: tyro.conf.Suppress[int] = 0
     """batch_size // num_minibatches"""
     num_iterations: tyro.conf.Suppress[int] = 0
@@ -182,23 +180,24 @@ class RunningMeanStd:
 # z-score of the reward itself, taken about the running mean and with the mean added back (the
 # released ZFilter with center=False), so the rewards keep their mean and lose only their spread.
 class RewardScaler:
-    def __init__(self, num_envs: int, gamma: float, by: str = "returns"):
+    def __init__(self, gamma: float, by: str = "returns"):
         self.gamma = gamma
         self.by = by
-        self.ret = np.zeros(num_envs)  # the running discounted return R of each env's current episode
+        self.ret = 0.0  # the running discounted return R of the current episode
         self.ret_rms = RunningMeanStd()  # statistics of R, or of the reward itself if by="rewards"
 
-    def __call__(self, rewards, dones):
+    def __call__(self, reward: float, done: bool) -> float:
         if self.by == "rewards":
-            self.ret_rms.update(rewards)
-            return (rewards - self.ret_rms.mean) / (self.ret_rms.std + 1e-8) + self.ret_rms.mean
-        self.ret = self.gamma * self.ret + rewards
+            self.ret_rms.update(reward)
+            return (reward - self.ret_rms.mean) / (self.ret_rms.std + 1e-8) + self.ret_rms.mean
+        self.ret = self.gamma * self.ret + reward
         self.ret_rms.update(self.ret)
-        self.ret[dones] = 0.0
-        return rewards / (self.ret_rms.std + 1e-8)
+        if done:
+            self.ret = 0.0
+        return reward / (self.ret_rms.std + 1e-8)
 
 
-def normalize_obs(obs, obs_rms: RunningMeanStd, args: Args) -> torch.Tensor:
+def normalize_obs(obs, obs_rms: RunningMeanStd, args: Args) -> np.ndarray:
     """The network's view of a raw observation; the statistics are updated by the caller, not here."""
     # Optimization 6 (observation normalization): a per-dimension running z-score.
     if args.norm_obs:
@@ -206,12 +205,7 @@ def normalize_obs(obs, obs_rms: RunningMeanStd, args: Args) -> torch.Tensor:
     # Optimization 7 (observation clipping): bound the z-score, so a rare state cannot blow up the nets.
     if args.clip_obs:
         obs = np.clip(obs, -args.clip_obs_bound, args.clip_obs_bound)
-    return torch.as_tensor(obs, dtype=torch.float32)
-
-
-def make_env(env_id: str):
-    # A plain environment: every optimization is written in the training loop below, not in a wrapper.
-    return lambda: gym.make(env_id)
+    return obs.astype(np.float32)
 
 
 def make_filmed_env(env_id: str) -> gym.Env:
@@ -328,7 +322,7 @@ class Critic(nn.Module):
 
 def compute_gae(rewards, values, next_values, terminations, dones, gamma: float, gae_lambda: float):
     """Generalized advantage estimation (Schulman et al. 2016), backwards in time; all inputs are
-    [num_steps, num_envs] numpy arrays. next_values[t] is the value of the state that step t reached: V(s_{t+1})
+    [num_steps] numpy arrays. next_values[t] is the value of the state that step t reached: V(s_{t+1})
     inside an episode, V(final observation) where a time limit truncated it. A termination is a true
     end, so nothing is bootstrapped after it. Every episode end, termination or truncation, stops the
     recursion, so no advantage leaks from one episode into the next."""
@@ -412,7 +406,7 @@ def evaluate(checkpoint: dict, eval_episodes: int, seed: int, video_prefix: str 
         obs, _ = env.reset(seed=seed)
         while len(returns) < eval_episodes:
             with torch.no_grad():
-                action = actor.mean(normalize_obs(obs, obs_rms, args)).numpy()
+                action = actor.mean(torch.from_numpy(normalize_obs(obs, obs_rms, args))).numpy()
             obs, reward, terminated, truncated, _ = env.step(action)
             episode_return += float(reward)
             if terminated or truncated:
@@ -487,7 +481,7 @@ if __name__ == "__main__":
             print(f"note: the eval scalars were not logged: cannot write next to the checkpoint ({e})")
         sys.exit(0 if len(eval_returns) == args.eval_episodes else 130)
 
-    for name in ("total_timesteps", "num_envs", "num_steps", "update_epochs", "num_minibatches"):
+    for name in ("total_timesteps", "num_steps", "update_epochs", "num_minibatches"):
         if getattr(args, name) <= 0:
             fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     for name, value in asdict(args).items():
@@ -506,10 +500,10 @@ if __name__ == "__main__":
         fail(f"--seed must be in [0, 2**32), got {args.seed}")
     if not args.adam_eps >= 0:
         fail(f"--adam-eps must be non-negative, got {args.adam_eps}")
-    args.batch_size = args.num_envs * args.num_steps
+    args.batch_size = args.num_steps
     if args.batch_size % args.num_minibatches != 0:
         fail(
-            f"the batch of --num-envs * --num-steps = {args.batch_size} samples does not divide into "
+            f"the batch of --num-steps {args.batch_size} samples does not divide into "
             f"--num-minibatches {args.num_minibatches} equal minibatches"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
@@ -525,20 +519,15 @@ if __name__ == "__main__":
         )
 
     try:
-        envs = gym.vector.SyncVectorEnv(
-            [make_env(args.env_id) for _ in range(args.num_envs)],
-            # Reset a finished env within the same step() call and hand back its last observation in
-            # info["final_obs"]: every stored transition then lies inside one episode. (Gymnasium's
-            # default resets on the *next* step, which would put a reset transition into the batch.)
-            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
-        )
+        # A plain environment: every optimization is written in the training loop below, not in a wrapper.
+        env = gym.make(args.env_id)
     except gym.error.Error as e:
         fail(f"cannot make environment {args.env_id!r}: {e}")
-    if not isinstance(envs.single_action_space, gym.spaces.Box):
-        space = type(envs.single_action_space).__name__
+    if not isinstance(env.action_space, gym.spaces.Box):
+        space = type(env.action_space).__name__
         fail(f"{args.env_id} has a {space} action space; this script needs continuous (Box) actions")
-    obs_dim = envs.single_observation_space.shape[0]
-    act_dim = envs.single_action_space.shape[0]
+    obs_dim = env.observation_space.shape[0]
+    act_dim = env.action_space.shape[0]
     if args.capture_video:
         check_rendering(args.env_id)
 
@@ -565,15 +554,15 @@ if __name__ == "__main__":
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, eps=args.adam_eps, fused=True)
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=args.adam_eps, fused=True)
     obs_rms = RunningMeanStd((obs_dim,))
-    reward_scaler = RewardScaler(args.num_envs, args.gamma, args.scale_reward_by)
+    reward_scaler = RewardScaler(args.gamma, args.scale_reward_by)
 
     # Rollout storage. final_obs holds the last observation of episodes cut by a time limit.
-    obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
-    actions = torch.zeros((args.num_steps, args.num_envs, act_dim))
-    rewards = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
-    terminations = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
-    truncations = np.zeros((args.num_steps, args.num_envs), dtype=np.float32)
-    final_obs = torch.zeros((args.num_steps, args.num_envs, obs_dim))
+    obs = np.zeros((args.num_steps, obs_dim), dtype=np.float32)
+    actions = np.zeros((args.num_steps, act_dim), dtype=np.float32)
+    rewards = np.zeros(args.num_steps, dtype=np.float32)
+    terminations = np.zeros(args.num_steps, dtype=np.float32)
+    truncations = np.zeros(args.num_steps, dtype=np.float32)
+    final_obs = np.zeros((args.num_steps, obs_dim), dtype=np.float32)
 
     # Ctrl-C finishes the current iteration, then logs and saves as at the end of a full run.
     stop_requested = False
@@ -588,10 +577,9 @@ if __name__ == "__main__":
 
     global_step = 0
     start_time = time.time()
-    episode_return = np.zeros(args.num_envs)  # the raw environment reward, never a scaled one
-    episode_length = np.zeros(args.num_envs, dtype=np.int64)
+    episode_return, episode_length = 0.0, 0  # the raw environment reward, never a scaled one
     latest_return = float("nan")
-    next_obs_raw, _ = envs.reset(seed=args.seed)
+    next_obs_raw, _ = env.reset(seed=args.seed)
     # Optimization 6 (observation normalization): the statistics see every observation, resets included.
     if args.norm_obs:
         obs_rms.update(next_obs_raw)
@@ -613,26 +601,19 @@ if __name__ == "__main__":
         # ==============================================================================================
         iteration_returns = []
         for step in range(args.num_steps):
-            global_step += args.num_envs
+            global_step += 1
             obs[step] = next_obs
             with torch.inference_mode():
                 # A sample of N(mean, std^2). The raw sample goes to the env, unclipped, as released:
                 # MuJoCo clamps the controls, and the control cost sees the raw action.
-                action = torch.normal(actor.mean(next_obs), actor.logstd.exp())
+                action = torch.normal(actor.mean(torch.from_numpy(next_obs)), actor.logstd.exp()).numpy()
             actions[step] = action
-            next_obs_raw, reward, termination, truncation, info = envs.step(action.numpy())
-            done = termination | truncation
+            next_obs_raw, reward, termination, truncation, _ = env.step(action)
+            done = termination or truncation
             if args.time_limit_as_termination:  # the released semantics; see the deviation note below
-                termination, truncation = done, np.zeros_like(truncation)
-
+                termination, truncation = done, False
             episode_return += reward
             episode_length += 1
-            for i in np.flatnonzero(done):
-                writer.add_scalar("charts/episodic_return", episode_return[i], global_step)
-                writer.add_scalar("charts/episodic_length", episode_length[i], global_step)
-                iteration_returns.append(episode_return[i])
-            episode_return[done] = 0.0
-            episode_length[done] = 0
 
             if args.scale_reward:
                 reward = reward_scaler(reward, done)  # Optimization 2 (reward scaling), see RewardScaler
@@ -645,9 +626,15 @@ if __name__ == "__main__":
             truncations[step] = truncation
             # Deviation from the released code, which treats the time limit as a terminal state: an
             # episode cut by the time limit could have gone on, so GAE bootstraps it from the value of
-            # its last observation (the env has already reset; that observation is in info).
-            for i in np.flatnonzero(truncation):
-                final_obs[step, i] = normalize_obs(info["final_obs"][i], obs_rms, args)
+            # its last observation, kept here before the reset.
+            if truncation:
+                final_obs[step] = normalize_obs(next_obs_raw, obs_rms, args)
+            if done:  # the batch goes on into the next episode; every stored transition lies inside one
+                writer.add_scalar("charts/episodic_return", episode_return, global_step)
+                writer.add_scalar("charts/episodic_length", episode_length, global_step)
+                iteration_returns.append(episode_return)
+                episode_return, episode_length = 0.0, 0
+                next_obs_raw, _ = env.reset()
 
             # Optimization 6 (observation normalization): update the statistics, then normalize.
             if args.norm_obs:
@@ -657,24 +644,23 @@ if __name__ == "__main__":
         # ==============================================================================================
         # Advantages (GAE)
         # ==============================================================================================
+        b_obs, b_actions = torch.from_numpy(obs), torch.from_numpy(actions)
         with torch.no_grad():
-            values = critic(obs).numpy()  # V of the policy before this update, on every state of the batch
-            next_values = np.concatenate([values[1:], critic(next_obs)[None].numpy()])
+            values = critic(b_obs).numpy()  # V of the policy before this update, on every state of the batch
+            next_values = np.concatenate([values[1:], critic(torch.from_numpy(next_obs))[None].numpy()])
             truncated = truncations.astype(bool)
-            next_values[truncated] = critic(final_obs[truncated]).numpy()
+            next_values[truncated] = critic(torch.from_numpy(final_obs[truncated])).numpy()
         dones = np.maximum(terminations, truncations)
         advantages = compute_gae(rewards, values, next_values, terminations, dones, args.gamma, args.gae_lambda)
         returns = advantages + values  # the value target: V_old + A, the GAE lambda-return
 
-        b_obs = obs.reshape(-1, obs_dim)
-        b_actions = actions.reshape(-1, act_dim)
         with torch.no_grad():
             # The policy that collected the batch, kept for the ratios and for the KL after the update.
             b_means, old_logstd = actor.mean(b_obs), actor.logstd.clone()
             b_logprobs = gaussian_log_prob(b_means, old_logstd, b_actions)
-        b_advantages = torch.from_numpy(advantages).reshape(-1)
-        b_returns = torch.from_numpy(returns).reshape(-1)
-        b_values = torch.from_numpy(values).reshape(-1)
+        b_advantages = torch.from_numpy(advantages)
+        b_returns = torch.from_numpy(returns)
+        b_values = torch.from_numpy(values)
         b_inds = np.arange(args.batch_size)
 
         # ==============================================================================================
@@ -786,7 +772,7 @@ if __name__ == "__main__":
         report_evaluation(eval_returns, args.eval_episodes, video_prefix)
         for i, episodic_return in enumerate(eval_returns):
             writer.add_scalar("eval/episodic_return", episodic_return, i)
-    envs.close()
+    env.close()
     writer.close()
     evaluation_stopped = args.save_model and len(eval_returns) < args.eval_episodes
     if global_step < args.num_iterations * args.batch_size or evaluation_stopped:

@@ -89,7 +89,7 @@ def flags(args):
 
 # The released configuration (the authors' configs over their base MuJoCo.json), written out here a
 # second time, independently of benchmark.sh's table.
-COMMON = {"num-envs": 1, "num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True, "save-model": True}
+COMMON = {"num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True, "save-model": True}
 OPTIMIZATIONS = {"scale-reward": True, "scale-reward-by": "returns", "clip-reward": True, "clip-reward-bound": 10}
 OPTIMIZATIONS |= {"clip-obs": True, "clip-obs-bound": 10, "clip-grad-norm": False}
 PPO = {"clip-surrogate": True, "clip-coef": 0.2, "ent-coef": 0.0}
