@@ -127,23 +127,20 @@ def abort(signum, frame):
 
 
 class RunningMeanStd:
-    """Mean and variance of everything seen so far, updated one batch at a time (Chan et al.'s parallel
-    formula). The variance is the sample variance (n - 1), and with a single sample it is mean**2, as in
-    the released code (so with one env the first normalized observation is 0)."""
+    """Mean and variance of everything seen so far, one sample at a time by Welford's algorithm, as the
+    released code's RunningStat. The variance is the sample variance (n - 1), and with a single sample it
+    is mean**2, as released (so the first normalized observation is 0)."""
 
     def __init__(self, shape=()):
         self.count = 0
-        self.mean = np.zeros(shape, np.float64)
-        self.m2 = np.zeros(shape, np.float64)  # sum of squared deviations from the mean
+        self.mean = np.zeros(shape)
+        self.m2 = np.zeros(shape)  # sum of squared deviations from the mean
 
     def update(self, x):
-        x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
-        batch_count, batch_mean = len(x), x.mean(0)
-        delta = batch_mean - self.mean
-        total = self.count + batch_count
-        self.mean = self.mean + delta * batch_count / total
-        self.m2 = self.m2 + ((x - batch_mean) ** 2).sum(0) + delta**2 * self.count * batch_count / total
-        self.count = total
+        self.count += 1
+        delta = x - self.mean
+        self.mean = self.mean + delta / self.count
+        self.m2 = self.m2 + delta * (x - self.mean)  # delta times the deviation from the new mean
 
     @property
     def var(self):

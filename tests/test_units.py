@@ -45,23 +45,23 @@ def test_gae_keeps_envs_apart(name):
 
 
 @pytest.mark.parametrize("name", PRESENT)
-def test_running_mean_std_matches_numpy_batch_by_batch(name):
+def test_running_mean_std_matches_numpy_sample_by_sample(name):
     RunningMeanStd = load(name).RunningMeanStd
     rng = np.random.default_rng(1)
     rms = RunningMeanStd((3,))
-    first = rng.normal(size=(1, 3))
-    rms.update(first)
+    data = rng.normal(3.0, 2.0, size=(200, 3))
+    rms.update(data[0])
     # A single sample has no sample variance; the released code uses mean**2 then.
-    np.testing.assert_allclose(rms.var, first[0] ** 2)
-    seen = [first]
-    for size in (1, 5, 2, 64, 1, 7):
-        batch = rng.normal(3.0, 2.0, size=(size, 3))
-        rms.update(batch)
-        seen.append(batch)
-        data = np.concatenate(seen)
-        assert rms.count == len(data)
-        np.testing.assert_allclose(rms.mean, data.mean(0), rtol=1e-12)
-        np.testing.assert_allclose(rms.var, data.var(0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(rms.var, data[0] ** 2)
+    for n in range(2, len(data) + 1):
+        rms.update(data[n - 1])
+        assert rms.count == n
+        np.testing.assert_allclose(rms.mean, data[:n].mean(0), rtol=1e-12)
+        np.testing.assert_allclose(rms.var, data[:n].var(0, ddof=1), rtol=1e-12)
+    scalar = RunningMeanStd()  # the reward scaler's: one number at a time
+    for x in (1.0, 1.5, 1.75):
+        scalar.update(x)
+    np.testing.assert_allclose(scalar.var, np.var([1.0, 1.5, 1.75], ddof=1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", FULL)
@@ -165,7 +165,8 @@ def test_normalize_obs(name):
     module = load(name)
     args = module.Args()
     rms = module.RunningMeanStd((2,))
-    rms.update(np.array([[0.0, 10.0], [2.0, 10.0], [4.0, 10.0]]))  # mean (2, 10), sample std (2, 0)
+    for x in ([0.0, 10.0], [2.0, 10.0], [4.0, 10.0]):  # mean (2, 10), sample std (2, 0)
+        rms.update(np.array(x))
     obs = module.normalize_obs(np.array([4.0, 1000.0]), rms, args)
     assert obs.dtype == np.float32  # the rollout stores it as is; the networks take torch.from_numpy of it
     assert obs[0].item() == pytest.approx(1.0)
