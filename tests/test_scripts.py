@@ -67,6 +67,28 @@ def test_same_seed_gives_identical_scalars(variant, tmp_path):
     assert other["losses/value_loss"] != runs[0]["losses/value_loss"]
 
 
+def test_time_limit_episodes_are_logged_reset_and_bootstrapped(variant, tmp_path):
+    """Pendulum-v1 ends every episode by its 200-step time limit, never by a termination. The script must log
+    each episode at the limit and go on into the next one (it resets the env itself); by default the cut
+    episode is bootstrapped, which the released semantics (--time-limit-as-termination) do not do, so the
+    first update's value loss differs while the first rollout, taken before any update, does not."""
+    pendulum = ["--env-id", "Pendulum-v1", "--total-timesteps", "1024", "--num-steps", "256", "--num-minibatches", "4"]
+    runs = {}
+    for name, extra in (("bootstrap", []), ("termination", ["--time-limit-as-termination"])):
+        (tmp_path / name).mkdir()
+        result = run_script(variant, *pendulum, "--update-epochs", "1", *extra, cwd=tmp_path / name)
+        assert result.returncode == 0, result.stderr
+        runs[name] = read_scalars(run_dirs(tmp_path / name)[0])
+    for scalars in runs.values():
+        assert scalars["charts/episodic_length"] == [(step, 200.0) for step in (200, 400, 600, 800, 1000)]
+        # a Pendulum reward lies in [-16.3, 0]: a return over 200 steps in [-3260, 0]
+        assert all(-3260 <= episodic_return <= 0 for _, episodic_return in scalars["charts/episodic_return"])
+    first_return = [scalars["charts/episodic_return"][0] for scalars in runs.values()]
+    assert first_return[0] == first_return[1]
+    first_value_loss = [scalars["losses/value_loss"][0][1] for scalars in runs.values()]
+    assert first_value_loss[0] != first_value_loss[1]
+
+
 def bad_inputs(variant):
     ppo = variant.startswith("ppo")
     step_size = ["--learning-rate", "-0.001"] if ppo else ["--max-kl", "-0.01"]
