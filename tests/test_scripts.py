@@ -195,6 +195,9 @@ def start(variant, *args, cwd):
         stderr=subprocess.PIPE,
         text=True,
         env={"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": ""},
+        # A shell without job control starts `pytest ... &` with SIGINT ignored, and a child inherits that:
+        # give the script the default disposition a user's terminal gives it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
