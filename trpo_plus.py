@@ -604,8 +604,8 @@ if __name__ == "__main__":
     args.batch_size = args.num_steps
     if args.batch_size % args.num_minibatches != 0:
         fail(
-            f"the batch of --num-steps {args.batch_size} samples does not divide into "
-            f"--num-minibatches {args.num_minibatches} equal minibatches"
+            f"the batch of {args.num_steps} samples (--num-steps) does not divide into "
+            f"{args.num_minibatches} equal minibatches (--num-minibatches)"
         )
     args.minibatch_size = args.batch_size // args.num_minibatches
     if args.batch_size < 2:
