@@ -1,29 +1,25 @@
 """A strip of frames of trained policies, with an untrained one above them, for the README.
 
-Each checkpoint is loaded by its own script (the variant named in its file name, as benchmark_results/checkpoints/
-names them: ENV__VARIANT__SEED.pt), and its deterministic (mean) policy runs one episode from the same reset,
-rendered with the scripts' own cheap settings (make_filmed_env). The first row is the first checkpoint's policy
-network freshly initialized (same seed, same observation statistics): what training starts from. A row whose
-episode ended early shows its last frame from then on.
+Each checkpoint is loaded as evaluate.py loads it (by the script that wrote it), and its
+deterministic (mean) policy runs one episode from the same reset, rendered with evaluate.py's cheap
+settings (make_filmed_env). The first row is the first checkpoint's policy network freshly
+initialized (same seed, same observation statistics): what training starts from. A row whose episode
+ended early shows its last frame from then on.
 
 Run: python filmstrip.py benchmark_results/checkpoints/Hopper-v4__*__1.pt
 """
 
-import importlib.util
 import pathlib
-import sys
 from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 import tyro
 
-ROOT = pathlib.Path(__file__).resolve().parent
-VARIANTS = ["ppo_m", "ppo_continuous", "trpo", "trpo_plus"]
+import evaluate
 
 
 @dataclass
@@ -40,21 +36,9 @@ class Args:
     """seed of the episode's reset, and of the untrained network's init"""
 
 
-def load_variant(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) -> tuple[list[np.ndarray], str]:
-    """Frames at steps 0, every, 2 * every, ... of one deterministic episode, and what it did meanwhile."""
-    args = module.Args(**checkpoint["args"])
-    env = module.make_filmed_env(args.env_id)
-    obs_rms = module.RunningMeanStd(env.observation_space.shape)
-    obs_rms.count = checkpoint["obs_rms"]["count"]
-    obs_rms.mean = checkpoint["obs_rms"]["mean"].numpy()
-    obs_rms.m2 = checkpoint["obs_rms"]["m2"].numpy()
+def film(module, args, obs_rms, actor, frames: int, every: int, seed: int):
+    """Frames at steps 0, every, 2 * every, ... of one deterministic episode, and what it did."""
+    env = evaluate.make_filmed_env(args.env_id)
     obs, _ = env.reset(seed=seed)
     images, episode_return, done, step = [env.render()], 0.0, False, 0
     while len(images) < frames:
@@ -62,7 +46,9 @@ def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) ->
             if done:
                 break
             with torch.no_grad():
-                action = actor.mean(torch.from_numpy(module.normalize_obs(obs, obs_rms, args))).numpy()
+                action = actor.mean(
+                    torch.from_numpy(module.normalize_obs(obs, obs_rms, args))
+                ).numpy()
             obs, reward, terminated, truncated, _ = env.step(action)
             episode_return += float(reward)
             step += 1
@@ -76,31 +62,37 @@ def film(module, checkpoint: dict, actor, frames: int, every: int, seed: int) ->
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
+    if not args.checkpoints:
+        evaluate.fail(
+            "name the checkpoints to film, e.g. benchmark_results/checkpoints/Hopper-v4__*__1.pt"
+        )
     rows = []  # (label, frames)
     for i, path in enumerate(args.checkpoints):
-        name = pathlib.Path(path).stem
-        variant = next((v for v in VARIANTS if v in name.split("__")), None)
-        if variant is None:
-            sys.exit(f"error: {path} names none of the variants {VARIANTS} (ENV__VARIANT__SEED.pt)")
-        module = load_variant(variant)
-        if i == 0:
-            module.check_rendering(module.load_checkpoint(path)["args"]["env_id"])
-        checkpoint = module.load_checkpoint(path)
-        saved = module.Args(**checkpoint["args"])
+        module, checkpoint, saved = evaluate.load_checkpoint(path)
         env_id = saved.env_id
-        obs_dim, act_dim = checkpoint["obs_rms"]["mean"].shape[0], checkpoint["actor"]["logstd"].shape[0]
+        if i == 0:
+            evaluate.check_rendering(env_id)
+        obs_dim, act_dim = (
+            checkpoint["obs_rms"]["mean"].shape[0],
+            checkpoint["actor"]["logstd"].shape[0],
+        )
+        actor, obs_rms = evaluate.rebuild_policy(module, checkpoint, saved, obs_dim, act_dim)
         if i == 0:
             torch.manual_seed(args.seed)
             untrained = module.Actor(obs_dim, act_dim, saved)
-            images, summary = film(module, checkpoint, untrained, args.frames, args.every, args.seed)
+            images, summary = film(
+                module, saved, obs_rms, untrained, args.frames, args.every, args.seed
+            )
             rows.append((f"untrained\n{summary}", images))
-        actor = module.Actor(obs_dim, act_dim, saved)
-        actor.load_state_dict(checkpoint["actor"])
-        images, summary = film(module, checkpoint, actor, args.frames, args.every, args.seed)
-        rows.append((f"{variant}\n{summary}", images))
-        print(f"{name}: {summary}")
+        images, summary = film(module, saved, obs_rms, actor, args.frames, args.every, args.seed)
+        # The label: the variant of an ENV__VARIANT__SEED.pt name (ppo_noclip, say), or the script.
+        parts = pathlib.Path(path).stem.split("__")
+        rows.append((f"{parts[1] if len(parts) == 3 else module.__name__}\n{summary}", images))
+        print(f"{pathlib.Path(path).stem}: {summary}")
 
-    fig, axes = plt.subplots(len(rows), args.frames, figsize=(1.5 * args.frames + 1, 1.5 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), args.frames, figsize=(1.5 * args.frames + 1, 1.5 * len(rows)), squeeze=False
+    )
     for r, (label, images) in enumerate(rows):
         for c, image in enumerate(images):
             axes[r, c].imshow(image)

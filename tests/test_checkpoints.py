@@ -1,6 +1,6 @@
-"""Checkpoints and their evaluation (issue 8): a finished model is never lost to a save error, a bad file or name
-is one sentence, an evaluation says which environment it uses, logs apart from earlier ones, survives a read-only
-folder, and stops at Ctrl-C with the episodes it finished."""
+"""Checkpoints and evaluate.py: a finished model is never lost to a save error, a bad file or name is
+one sentence, an evaluation says what it runs, logs apart from earlier ones, survives a read-only
+folder, stops at Ctrl-C with the episodes it finished, and reads the committed older checkpoints."""
 
 import os
 import re
@@ -14,11 +14,13 @@ import torch
 from conftest import ROOT, TINY, load, read_scalars, run_dirs, run_script
 
 
-@pytest.fixture(scope="module", params=["ppo_m", "trpo_plus"])  # one minimal, one full; the code is shared
+@pytest.fixture(
+    scope="module", params=["ppo_m", "trpo_plus"]
+)  # one minimal, one full; the code is shared
 def trained(request, tmp_path_factory):
     """(variant, checkpoint path) of a tiny Hopper-v5 run with --save-model."""
     cwd = tmp_path_factory.mktemp(request.param)
-    result = run_script(request.param, *TINY, "--save-model", "--eval-episodes", "2", cwd=cwd)
+    result = run_script(request.param, *TINY, "--save-model", cwd=cwd)
     assert result.returncode == 0, result.stderr
     (run_dir,) = run_dirs(cwd)
     return request.param, run_dir / f"{request.param}.pt"
@@ -41,31 +43,51 @@ def test_a_failed_save_falls_back_and_says_where(tmp_path, capsys):
     module = load("ppo_m")
     (tmp_path / "not_a_folder").write_text("")
     checkpoint = {"args": {"env_id": "Hopper-v5"}, "weights": torch.ones(3)}
-    paths = [str(tmp_path / "not_a_folder" / "x.pt"), str(tmp_path / "missing" / "x.pt"), str(tmp_path / "x.pt")]
+    paths = [
+        str(tmp_path / "not_a_folder" / "x.pt"),
+        str(tmp_path / "missing" / "x.pt"),
+        str(tmp_path / "x.pt"),
+    ]
     assert module.save_checkpoint(checkpoint, paths) == paths[2]
     assert torch.equal(torch.load(paths[2], weights_only=True)["weights"], torch.ones(3))
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 2 and paths[0] in warnings[0] and paths[1] in warnings[1]
 
 
-def test_a_bare_tensor_is_one_sentence(variant, tmp_path):
-    torch.save(torch.zeros(3), tmp_path / "bare.pt")
-    one_sentence(run_script(variant, "--eval-checkpoint", "bare.pt", cwd=tmp_path), "bare.pt", "Tensor")
+@pytest.mark.parametrize(
+    "content,mentioned",
+    [
+        (None, "no checkpoint at"),
+        (b"this is not a checkpoint", "truncated or foreign"),
+        ("truncated", "truncated or foreign"),
+        (torch.zeros(3), "holds a Tensor, not a checkpoint"),
+        ({"script": "cleanrl.py", "args": {"env_id": "Hopper-v5"}, "actor": {}}, "none of"),
+    ],
+    ids=["missing", "garbage", "truncated", "bare tensor", "foreign script"],
+)
+def test_a_bad_checkpoint_is_one_sentence(trained, content, mentioned, tmp_path):
+    path = tmp_path / "bad.pt"
+    if content == "truncated":
+        path.write_bytes(trained[1].read_bytes()[:1000])
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        torch.save(content, path)
+    one_sentence(run_script("evaluate", str(path), cwd=tmp_path), "bad.pt", mentioned)
 
 
-def test_evaluation_names_its_environment_and_logs_apart(trained, tmp_path):
+def test_evaluation_names_its_script_and_environment_and_logs_apart(trained, tmp_path):
     variant, path = trained
     run_dir = path.parent
     for _ in range(2):
-        result = run_script(
-            variant, "--eval-checkpoint", str(path), "--eval-episodes", "3", "--env-id", "Walker2d-v5", cwd=tmp_path
-        )
+        result = run_script("evaluate", str(path), "--episodes", "3", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "on Hopper-v5, the environment it was trained on (--env-id Walker2d-v5 ignored)" in result.stdout
+        assert f"evaluating {path} ({variant}.py) on Hopper-v5, as trained" in result.stdout
         time.sleep(1)  # the folders are named by the second
-    last = run_script(variant, "--eval-checkpoint", str(path), "--eval-episodes", "1", cwd=tmp_path).stdout
-    assert "ignored" not in last  # --env-id not given: nothing was ignored
-    assert len(read_scalars(run_dir)["eval/episodic_return"]) == 2  # the training run's own evaluation only
+    last = run_script("evaluate", str(path), "--episodes", "1", cwd=tmp_path).stdout
+    assert "eval/episodic_return" not in read_scalars(
+        run_dir
+    )  # the training run's log is untouched
     folders = sorted(p for p in run_dir.iterdir() if re.fullmatch(rf"{variant}__eval__\d+", p.name))
     assert [len(read_scalars(f)["eval/episodic_return"]) for f in folders] == [3, 3, 1]
     assert f"eval scalars logged to {folders[-1]}" in last
@@ -97,12 +119,12 @@ def test_a_read_only_folder_gets_the_result_and_a_note(trained, read_only, tmp_p
     variant, path = trained
     (read_only / path.name).write_bytes(path.read_bytes())
     make_read_only(read_only)
-    result = run_script(variant, "--eval-checkpoint", str(read_only / path.name), "--eval-episodes", "2", cwd=tmp_path)
+    result = run_script("evaluate", str(read_only / path.name), "--episodes", "2", cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert re.search(r"^eval: 2 episodes, return", result.stdout, re.M)
     assert "note: the eval scalars were not logged" in result.stdout
-    filmed = run_script(variant, "--eval-checkpoint", str(read_only / path.name), "--capture-video", cwd=tmp_path)
-    if "cannot render" not in filmed.stderr:  # where there is no OpenGL backend, that sentence comes first
+    filmed = run_script("evaluate", str(read_only / path.name), "--capture-video", cwd=tmp_path)
+    if "cannot render" not in filmed.stderr:  # with no OpenGL backend, that sentence comes first
         one_sentence(filmed, "cannot write videos next to the checkpoint")
 
 
@@ -130,13 +152,9 @@ def interrupt_evaluation(command, cwd, after):
 
 def test_ctrl_c_stops_an_evaluation_with_the_episodes_so_far(trained, tmp_path):
     variant, path = trained
-    script = str(ROOT / f"{variant}.py")
-    many = ["--eval-episodes", "100000"]
-    code, stdout = interrupt_evaluation([script, "--eval-checkpoint", str(path), *many], tmp_path, "evaluating")
+    command = [str(ROOT / "evaluate.py"), str(path), "--episodes", "100000"]
+    code, stdout = interrupt_evaluation(command, tmp_path, "evaluating")
     assert code == 130
-    assert re.search(r"^eval: [1-9]\d* episodes, return .* \(stopped by Ctrl-C, of 100000\)$", stdout, re.M), stdout
-    code, stdout = interrupt_evaluation([script, *TINY, "--save-model", *many], tmp_path, "model saved")
-    assert code == 130
-    assert re.search(r"^eval: [1-9]\d* episodes, return .* \(stopped by Ctrl-C, of 100000\)$", stdout, re.M), stdout
-    (run_dir,) = run_dirs(tmp_path)
-    assert (run_dir / f"{variant}.pt").exists()
+    assert re.search(
+        r"^eval: [1-9]\d* episodes, return .* \(stopped by Ctrl-C, of 100000\)$", stdout, re.M
+    )

@@ -72,7 +72,16 @@ def test_time_limit_episodes_are_logged_reset_and_bootstrapped(variant, tmp_path
     each episode at the limit and go on into the next one (it resets the env itself); by default the cut
     episode is bootstrapped, which the released semantics (--time-limit-as-termination) do not do, so the
     first update's value loss differs while the first rollout, taken before any update, does not."""
-    pendulum = ["--env-id", "Pendulum-v1", "--total-timesteps", "1024", "--num-steps", "256", "--num-minibatches", "4"]
+    pendulum = [
+        "--env-id",
+        "Pendulum-v1",
+        "--total-timesteps",
+        "1024",
+        "--num-steps",
+        "256",
+        "--num-minibatches",
+        "4",
+    ]
     runs = {}
     for name, extra in (("bootstrap", []), ("termination", ["--time-limit-as-termination"])):
         (tmp_path / name).mkdir()
@@ -80,9 +89,14 @@ def test_time_limit_episodes_are_logged_reset_and_bootstrapped(variant, tmp_path
         assert result.returncode == 0, result.stderr
         runs[name] = read_scalars(run_dirs(tmp_path / name)[0])
     for scalars in runs.values():
-        assert scalars["charts/episodic_length"] == [(step, 200.0) for step in (200, 400, 600, 800, 1000)]
+        assert scalars["charts/episodic_length"] == [
+            (step, 200.0) for step in (200, 400, 600, 800, 1000)
+        ]
         # a Pendulum reward lies in [-16.3, 0]: a return over 200 steps in [-3260, 0]
-        assert all(-3260 <= episodic_return <= 0 for _, episodic_return in scalars["charts/episodic_return"])
+        assert all(
+            -3260 <= episodic_return <= 0
+            for _, episodic_return in scalars["charts/episodic_return"]
+        )
     first_return = [scalars["charts/episodic_return"][0] for scalars in runs.values()]
     assert first_return[0] == first_return[1]
     first_value_loss = [scalars["losses/value_loss"][0][1] for scalars in runs.values()]
@@ -96,8 +110,12 @@ def bad_inputs(variant):
     one_sample = (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample")
     if not ppo:
         one_sample = (["--num-steps", "1", "--num-minibatches", "1"], "a batch of 1 sample")
-    out_of_range = ["--clip-coef", "0"] if ppo else ["--accept-ratio", "5"]  # 5: no TRPO step would be taken
-    infinite = ["--ent-coef", "inf"] if ppo else ["--max-kl", "inf"]  # (a negative --ent-coef is allowed)
+    out_of_range = (
+        ["--clip-coef", "0"] if ppo else ["--accept-ratio", "5"]
+    )  # 5: no TRPO step would be taken
+    infinite = (
+        ["--ent-coef", "inf"] if ppo else ["--max-kl", "inf"]
+    )  # (a negative --ent-coef is allowed)
     return {
         "unknown env": (["--env-id", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
         "discrete actions": (["--env-id", "CartPole-v1"], "Discrete"),
@@ -112,9 +130,6 @@ def bad_inputs(variant):
         "GAE lambda above 1": (["--gae-lambda", "1.5"], "--gae-lambda must be in [0, 1]"),
         "policy-step constant out of range": (out_of_range, out_of_range[0]),
         "infinite policy-step constant": (infinite, f"{infinite[0]} must be a finite number"),
-        "no evaluation episodes": (["--save-model", "--eval-episodes", "0"], "eval-episodes"),
-        "missing checkpoint": (["--eval-checkpoint", "nowhere.pt"], "nowhere.pt"),
-        "corrupt checkpoint": (["--eval-checkpoint", "corrupt.pt"], "corrupt.pt"),
     }
 
 
@@ -124,7 +139,6 @@ def bad_inputs(variant):
 )
 def test_bad_input_gives_one_sentence_and_nonzero_exit(variant, case, tmp_path):
     args, mentioned = bad_inputs(variant)[case]
-    (tmp_path / "corrupt.pt").write_bytes(b"this is not a checkpoint")
     result = run_script(variant, *args, cwd=tmp_path, timeout=120)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -146,45 +160,61 @@ def test_unwritable_run_directory_fails_before_training(variant, blocker, tmp_pa
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "iter 1/" not in result.stdout
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), result.stderr
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: cannot create the run directory runs/"
+    ), result.stderr
 
 
 def test_batch_that_does_not_divide_the_steps_is_announced(variant, tmp_path):
     # 300 steps in batches of 128: two iterations, 256 steps, and the user is told so at the start.
     args = [*TINY[2:], "--total-timesteps", "300"]
     if variant.startswith("ppo"):
-        args += ["--ent-coef", "-0.01"]  # a negative entropy coefficient is allowed: PPO-NoClip's released configs
+        args += [
+            "--ent-coef",
+            "-0.01",
+        ]  # a negative entropy coefficient is allowed: PPO-NoClip's released configs
     result = run_script(variant, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    note = "note: 300 steps is not a multiple of the 128-step batch; running 2 iterations = 256 steps"
+    note = "note: 300 steps round down to 2 whole batches"
     assert result.stdout.splitlines()[0] == note
     assert "iter 2/2" in result.stdout and "iter 3" not in result.stdout
 
 
 def test_checkpoint_round_trip_and_evaluation(variant, tmp_path):
-    result = run_script(variant, *TINY, "--save-model", "--eval-episodes", "2", cwd=tmp_path)
+    result = run_script(variant, *TINY, "--save-model", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run_dir,) = run_dirs(tmp_path)
     path = run_dir / f"{variant}.pt"
+    assert f"evaluate it with: python evaluate.py {path.relative_to(tmp_path)}" in result.stdout
     checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["script"] == f"{variant}.py"  # evaluate.py rebuilds the policy with it
     # The observation statistics travel with the weights: one reset observation plus one per step.
     assert checkpoint["obs_rms"]["count"] == 1 + 512
-    assert checkpoint["args"]["env_id"] == "Hopper-v5" and checkpoint["args"]["total_timesteps"] == 512
-    assert read_scalars(run_dir)["eval/episodic_return"].__len__() == 2
+    assert (
+        checkpoint["args"]["env_id"] == "Hopper-v5" and checkpoint["args"]["total_timesteps"] == 512
+    )
+    assert not list(run_dir.glob("*.tmp"))  # written under a temporary name, then renamed
 
-    # Evaluating the checkpoint from the command line: the deterministic policy with frozen statistics.
-    result = run_script(variant, "--eval-checkpoint", str(path), "--eval-episodes", "3", cwd=tmp_path)
+    # evaluate.py: the deterministic policy with frozen statistics, the same returns every time.
+    result = run_script("evaluate", str(path), "--episodes", "3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "eval: 3 episodes" in result.stdout
-    # Another variant refuses it: its observation pipeline (clipping, say) may differ from the one trained on.
-    other = {"ppo_m": "ppo_continuous", "ppo_continuous": "ppo_m", "trpo": "trpo_plus", "trpo_plus": "trpo"}[variant]
-    refused = run_script(other, "--eval-checkpoint", str(path), cwd=tmp_path)
-    assert refused.returncode == 2 and "does not hold a checkpoint of this script" in refused.stderr
-    assert "Traceback" not in refused.stderr
-    module = load(variant)
-    returns = module.evaluate(checkpoint, 3, seed=1)
-    assert returns == module.evaluate(checkpoint, 3, seed=1)  # deterministic policy, fixed env seed
+    assert "eval: 3 episodes" in result.stdout and f"({variant}.py) on Hopper-v5" in result.stdout
+    evaluate = load("evaluate")
+    module, loaded, args = evaluate.load_checkpoint(str(path))
+    returns = evaluate.evaluate(module, loaded, args, 3, seed=1)
+    assert returns == evaluate.evaluate(module, loaded, args, 3, seed=1)
     assert f"return {sum(returns) / 3:.1f}" in result.stdout
+    # The weights under another script's name are refused: its observation pipeline may differ.
+    other = {
+        "ppo_m": "ppo_continuous",
+        "ppo_continuous": "ppo_m",
+        "trpo": "trpo_plus",
+        "trpo_plus": "trpo",
+    }
+    torch.save({**checkpoint, "script": f"{other[variant]}.py"}, tmp_path / "relabelled.pt")
+    refused = run_script("evaluate", "relabelled.pt", cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"does not hold a checkpoint of {other[variant]}.py" in refused.stderr
 
 
 def start(variant, *args, cwd):
@@ -202,7 +232,7 @@ def start(variant, *args, cwd):
 
 
 def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
-    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model", "--eval-episodes", "1"]
+    args = [*TINY[2:], "--total-timesteps", "1000000", "--save-model"]
     process = start(variant, *args, cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("iter 2/"):
@@ -217,7 +247,28 @@ def test_ctrl_c_flushes_logs_and_saves(variant, tmp_path):
     assert 2 <= iterations < 10
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc to see torch loading")
+def test_sigterm_finishes_the_iteration_saves_and_exits_143(variant, tmp_path):
+    """A cluster ends a job at its time limit with SIGTERM: the run stops as at a first Ctrl-C."""
+    process = start(
+        variant, *TINY[2:], "--total-timesteps", "1000000", "--save-model", cwd=tmp_path
+    )
+    for line in process.stdout:
+        if line.startswith("iter 2/"):
+            break
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr  # 128 + SIGTERM: saved, but not a finished run
+    assert "SIGTERM: stopping after this iteration" in stdout and "Traceback" not in stderr
+    (run_dir,) = run_dirs(tmp_path)
+    checkpoint = torch.load(run_dir / f"{variant}.pt", weights_only=True)
+    iterations = len(read_scalars(run_dir)["trust_region/mean_kl"])
+    assert 2 <= iterations < 10
+    assert checkpoint["obs_rms"]["count"] == 1 + 128 * iterations  # the model of the last iteration
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc to see torch loading"
+)
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
     process = start(variant, *TINY, cwd=tmp_path)
     deadline = time.monotonic() + 60

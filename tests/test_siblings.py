@@ -22,7 +22,15 @@ import re
 import pytest
 from conftest import PRESENT, ROOT
 
-DROPPED = [1, 2, 3, 4, 5, 7, 9]  # the optimizations the minimal variants do not carry (6 and 8 are kept)
+DROPPED = [
+    1,
+    2,
+    3,
+    4,
+    5,
+    7,
+    9,
+]  # the optimizations the minimal variants do not carry (6 and 8 are kept)
 OPTIMIZATION_NAMES = (
     "Optimization",
     "clip_vloss",
@@ -46,6 +54,12 @@ ARGS_DOC = re.compile(r'^    """.*"""$')
 VALUE_FIT_FIELDS = {"update_epochs", "num_minibatches", "adam_eps"}
 
 
+POLICY_UPDATE = (
+    r"# ==== Policy update",
+    r"# ==== Logging",
+)  # the section, by its banner and the next
+
+
 def lines(name):
     return (ROOT / f"{name}.py").read_text().splitlines()
 
@@ -55,7 +69,8 @@ def docstring_end(text):
 
 
 def banners(text):
-    return [text[i + 1] for i in range(len(text) - 2) if re.fullmatch(r"\s*# =+", text[i]) and text[i + 2] == text[i]]
+    """The section titles, in order: each section opens with one line `# ==== Title ====...`."""
+    return [m[1] for line in text if (m := re.fullmatch(r"\s*# ==== (.+?) =+", line))]
 
 
 def region(text, start_pattern, end_pattern):
@@ -75,18 +90,27 @@ def hunks(a, b):
 def only_defaults_changed(old, new):
     fields = [ARGS_FIELD.match(line) for line in old + new]
     names = [m[1] if m else None for m in fields]
-    return len(old) == len(new) and names[: len(old)] == names[len(old) :] and set(names) <= CONFIG_FIELDS
+    return (
+        len(old) == len(new)
+        and names[: len(old)] == names[len(old) :]
+        and set(names) <= CONFIG_FIELDS
+    )
 
 
-PAIRS_MINIMAL_FULL = [p for p in [("ppo_m", "ppo_continuous"), ("trpo", "trpo_plus")] if set(p) <= set(PRESENT)]
-PAIRS_PPO_TRPO = [p for p in [("ppo_continuous", "trpo_plus"), ("ppo_m", "trpo")] if set(p) <= set(PRESENT)]
+PAIRS_MINIMAL_FULL = [
+    p for p in [("ppo_m", "ppo_continuous"), ("trpo", "trpo_plus")] if set(p) <= set(PRESENT)
+]
+PAIRS_PPO_TRPO = [
+    p for p in [("ppo_continuous", "trpo_plus"), ("ppo_m", "trpo")] if set(p) <= set(PRESENT)
+]
 
 
 def test_same_banners_in_the_same_order():
     titles = {name: [b.split(":")[0].strip() for b in banners(lines(name))] for name in PRESENT}
     reference = titles[PRESENT[0]]
-    assert reference[:3] == ["# Args", "# Helpers", "# Setup"]
-    assert reference[-2:] == ["# Logging", "# Save"]
+    # Args, then the training run top to bottom, then the helpers it calls, in the order it meets them.
+    assert reference[:3] == ["Args", "Setup", "Rollout"]
+    assert reference[-3:] == ["Logging", "Save", "Helpers"]
     for name in PRESENT:
         assert titles[name] == reference, name
 
@@ -101,10 +125,12 @@ def test_minimal_to_full_diff_is_only_the_optimizations(minimal, full):
         if only_defaults_changed(old, new):
             continue  # the released configuration of each variant
         text = "\n".join(old + new)
-        if "layer_init" in text or "code-level optimizations" in text:
-            continue  # Optimization 3's alternative (Xavier init), and the Args comment on what is carried
+        if re.search(r"layer_init|out_gain|Optimization 3's|code-level optimizations", text):
+            continue  # Optimization 3's alternative (Xavier init, no output gain), and the Args comment
         assert not old, f"{minimal} -> {full}: a hunk changes lines it should only add:\n{text}"
-        assert any(name in text for name in OPTIMIZATION_NAMES), f"{minimal} -> {full}: unexplained hunk:\n{text}"
+        assert any(name in text for name in OPTIMIZATION_NAMES), (
+            f"{minimal} -> {full}: unexplained hunk:\n{text}"
+        )
     source = "\n".join(a)
     for n in DROPPED:
         assert f"# Optimization {n} (" not in source, f"{minimal} carries Optimization {n}"
@@ -113,7 +139,7 @@ def test_minimal_to_full_diff_is_only_the_optimizations(minimal, full):
 
 def value_grad_clipping(text):
     """The line numbers of Optimization 9 in the value update (TRPO+ only), empty where there is none."""
-    value_update = region(text, r"# Value update", r"# Policy update")
+    value_update = region(text, r"# ==== Value update", r"# ==== Policy update")
     tagged = [i for i in value_update if "# Optimization 9 (" in text[i]]
     if not tagged:
         return set()
@@ -127,7 +153,7 @@ def test_both_pairs_add_the_same_optimization_lines():
     added = {}
     for minimal, full in PAIRS_MINIMAL_FULL:
         a, b = lines(minimal), lines(full)
-        skip = set(region(b, r"^class Args", r"^# =+$")) | set(region(b, r"# Policy update", r"# Logging$"))
+        skip = set(region(b, r"^class Args", r"^# ==== Setup")) | set(region(b, *POLICY_UPDATE))
         added[full] = {
             line.strip()
             for _, new, _, range_b in hunks(a, b)
@@ -141,8 +167,12 @@ def test_both_pairs_add_the_same_optimization_lines():
     added["trpo_plus"] -= {b[i].strip() for i in value_grad_clipping(b)}
     # Outside Args and the policy-update section, everything else TRPO+ adds PPO adds too, and PPO adds only
     # one more thing: the annealing of the policy's learning rate (TRPO has none).
-    assert added["trpo_plus"] <= added["ppo_continuous"], added["trpo_plus"] - added["ppo_continuous"]
-    ppo_only = {line for line in added["ppo_continuous"] - added["trpo_plus"] if "actor" not in line}
+    assert added["trpo_plus"] <= added["ppo_continuous"], (
+        added["trpo_plus"] - added["ppo_continuous"]
+    )
+    ppo_only = {
+        line for line in added["ppo_continuous"] - added["trpo_plus"] if "actor" not in line
+    }
     assert ppo_only == set(), ppo_only
 
 
@@ -157,24 +187,32 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         "cg_damping",
         "max_backtracks",
         "accept_ratio",
-        "are normalized by their std",  # the sample-count check: its message (and the `if` above it, below)
+        "to normalize advantages",  # the sample-count check: its message (and the `if` above it, below)
     )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
     for name, text in texts.items():
         step = "PPO" if name == ppo else "TRPO"
-        args = region(text, r"^class Args", r"^# =+$")
+        args = region(text, r"^class Args", r"^# ==== Setup")
         allowed[name] = set(range(docstring_end(text) + 1))
-        allowed[name] |= set(region(text, rf"# --- {step} policy update ---", r"# --- derived after parsing"))
+        allowed[name] |= set(
+            region(text, rf"# --- {step} policy update ---", r"# --- derived after parsing")
+        )
         helpers_start = r"^def clipped_surrogate_loss" if step == "PPO" else r"^def flat_grad"
-        allowed[name] |= set(region(text, helpers_start, r"^def load_checkpoint"))
-        allowed[name] |= set(region(text, r"# Policy update", r"# Logging$"))
-        allowed[name] |= value_grad_clipping(text)  # see test_both_pairs_add_the_same_optimization_lines
+        allowed[name] |= set(region(text, helpers_start, r"^def check_args|^# Optimization 1"))
+        allowed[name] |= set(region(text, *POLICY_UPDATE))
+        allowed[name] |= value_grad_clipping(
+            text
+        )  # see test_both_pairs_add_the_same_optimization_lines
         config = {i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in CONFIG_FIELDS}
-        allowed[name] |= config | {i + 1 for i in config if ARGS_DOC.match(text[i + 1])}  # and their docstrings
-        value_fit = {i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in VALUE_FIT_FIELDS}
+        allowed[name] |= config | {
+            i + 1 for i in config if ARGS_DOC.match(text[i + 1])
+        }  # and their docstrings
+        value_fit = {
+            i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in VALUE_FIT_FIELDS
+        }
         allowed[name] |= {i + 1 for i in value_fit if ARGS_DOC.match(text[i + 1])}
-        allowed[name] |= {i - 1 for i, line in enumerate(text) if "are normalized by their std" in line}
+        allowed[name] |= {i - 1 for i, line in enumerate(text) if "to normalize advantages" in line}
         allowed[name] |= {i for i in args if "# --- code-level optimizations" in text[i]}
     a, b = texts[ppo], texts[trpo]
     for old, new, range_a, range_b in hunks(a, b):
@@ -182,4 +220,6 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
             for line, i in zip(changed, where, strict=True):
                 if i in allowed[name] or any(word in line for word in allowed_words):
                     continue
-                pytest.fail(f"{ppo} -> {trpo}: line {i + 1} of {name}.py is outside the policy step: {line!r}")
+                pytest.fail(
+                    f"{ppo} -> {trpo}: line {i + 1} of {name}.py is outside the policy step: {line!r}"
+                )
