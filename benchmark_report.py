@@ -39,6 +39,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import report_stats  # the bootstrap and the verdict rule, beside this file
+
 # The variants in the paper's row order, with the paper's names, and the names of their rows in the
 # paper's table (reference/paper_tables.csv): the variants' own, but PPO's.
 VARIANT_LABELS = {
@@ -63,10 +65,9 @@ ABLATION_SWITCHES = ["clip_vloss", "scale_reward", "ortho_init", "anneal_lr"]
 DEFAULT_BATCH_SIZE = 2048
 LAST_ITERATIONS = 10  # the "last 10 iterations" aggregate
 SMOOTHING_WINDOW = 10  # iterations per rolling mean in the figures: its last point is the last-10 aggregate
-CONFIDENCE = 0.95
-N_RESAMPLES = 10_000  # bootstrap resamples for the tables
+# The bootstrap's settings live with the verdict rule, in report_stats.py.
+CONFIDENCE, N_RESAMPLES, BOOTSTRAP_SEED = report_stats.CONFIDENCE, report_stats.N_RESAMPLES, report_stats.BOOTSTRAP_SEED
 CURVE_RESAMPLES = 1_000  # a band under a curve needs fewer, and is computed once per iteration
-BOOTSTRAP_SEED = 0  # fixed, so the same runs always give the same table
 
 AGGREGATES = {
     "best": "Best iteration: per run, the highest per-iteration mean return",
@@ -132,29 +133,18 @@ def aggregate(means, kind):
     return float(np.mean(means[-LAST_ITERATIONS:]))
 
 
-def bootstrap_ci(values, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=BOOTSTRAP_SEED):
+def bootstrap_ci(values, n_resamples=N_RESAMPLES):
     """Mean and percentile-bootstrap confidence interval of the mean: (mean, low, high).
 
     With few values (3 seeds) the interval is narrower than the truth, because the resamples can
     only mix the values seen: it shows how far apart the seeds are, not more.
     """
-    values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    resamples = values[rng.integers(0, len(values), size=(n_resamples, len(values)))]
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(resamples.mean(axis=1), [tail, 100 - tail])
-    return float(values.mean()), float(low), float(high)
+    return report_stats.bootstrap([values], report_stats.mean, n_resamples=n_resamples)[:3]
 
 
-def bootstrap_diff_ci(on, off, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=BOOTSTRAP_SEED):
+def bootstrap_diff_ci(on, off):
     """mean(on) - mean(off) and its percentile-bootstrap CI, the two groups resampled apart."""
-    on, off = np.asarray(on, dtype=np.float64), np.asarray(off, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    on_means = on[rng.integers(0, len(on), size=(n_resamples, len(on)))].mean(axis=1)
-    off_means = off[rng.integers(0, len(off), size=(n_resamples, len(off)))].mean(axis=1)
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(on_means - off_means, [tail, 100 - tail])
-    return float(on.mean() - off.mean()), float(low), float(high)
+    return report_stats.difference_ci(on, off)
 
 
 def aai_acli(means, suffix=""):
