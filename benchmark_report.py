@@ -1282,7 +1282,7 @@ def plot_ablation(env, runs, claims, out):
             ax.set_xlim(-0.5, 1.5)
             ax.grid(axis="y", alpha=0.3)
             verdict = claims.get(switch, {}).get(kind)
-            title = switch_flag(switch)
+            title = f"{SWITCH_NAMES[switch]} ({switch_flag(switch)})"
             if verdict is not None:
                 interval = interval_text(verdict.low, verdict.high, ".0f")
                 title += f"\non - off {signed(verdict.estimate)} {interval}"
