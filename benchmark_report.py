@@ -15,8 +15,10 @@ records that an earlier report wrote (--records), and writes into --out:
 - trust_region_{env}.png: mean KL and max ratio per iteration, per variant, as in the paper's trust-region plots;
 - ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1).
 
-The return of an iteration is the mean return of the training episodes that finished in it, as in the
-authors' released code; there are no separate evaluation episodes.
+The return of an iteration is the mean return of the training episodes that ended in it, including
+episodes begun in the previous iteration; the released code resets every iteration and counts only the
+episodes begun and ended inside it (RETURN_PROTOCOL, printed in table.md). There are no separate
+evaluation episodes. The paper's claims are judged by one rule, report_stats.VERDICT_RULE.
 
     python benchmark_report.py --runs benchmark_runs/runs --out benchmark_runs
     python benchmark_report.py --records benchmark_results/records --out benchmark_results
@@ -24,6 +26,7 @@ authors' released code; there are no separate evaluation episodes.
 
 import csv
 import math
+import os
 import re
 import sys
 from collections import defaultdict
@@ -39,6 +42,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogFormatter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import report_stats  # the bootstrap and the verdict rule, beside this file
+
+REPOSITORY = Path(__file__).resolve().parent  # the committed results and README are the repository's
 # The variants in the paper's row order, with the paper's names, and the names of their rows in the
 # paper's table (reference/paper_tables.csv): the variants' own, but PPO's.
 VARIANT_LABELS = {
@@ -63,10 +69,9 @@ ABLATION_SWITCHES = ["clip_vloss", "scale_reward", "ortho_init", "anneal_lr"]
 DEFAULT_BATCH_SIZE = 2048
 LAST_ITERATIONS = 10  # the "last 10 iterations" aggregate
 SMOOTHING_WINDOW = 10  # iterations per rolling mean in the figures: its last point is the last-10 aggregate
-CONFIDENCE = 0.95
-N_RESAMPLES = 10_000  # bootstrap resamples for the tables
+# The bootstrap's settings live with the verdict rule, in report_stats.py.
+CONFIDENCE, N_RESAMPLES, BOOTSTRAP_SEED = report_stats.CONFIDENCE, report_stats.N_RESAMPLES, report_stats.BOOTSTRAP_SEED
 CURVE_RESAMPLES = 1_000  # a band under a curve needs fewer, and is computed once per iteration
-BOOTSTRAP_SEED = 0  # fixed, so the same runs always give the same table
 
 AGGREGATES = {
     "best": "Best iteration: per run, the highest per-iteration mean return",
@@ -98,6 +103,8 @@ class Args:
     """a folder of run folders with event files, as benchmark.sh writes them"""
     records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
     """a folder of per-run records (CSV) that an earlier report wrote (its OUT/records): the report from them alone"""
+    readme: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
+    """a README to write the summary into, between its marker lines (default: ours, if --out is benchmark_results)"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
     """the paper's numbers as CSV (variant,env,mean,ci_low,ci_high); without it the paper's columns are empty"""
 
@@ -132,29 +139,18 @@ def aggregate(means, kind):
     return float(np.mean(means[-LAST_ITERATIONS:]))
 
 
-def bootstrap_ci(values, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=BOOTSTRAP_SEED):
+def bootstrap_ci(values, n_resamples=N_RESAMPLES):
     """Mean and percentile-bootstrap confidence interval of the mean: (mean, low, high).
 
     With few values (3 seeds) the interval is narrower than the truth, because the resamples can
     only mix the values seen: it shows how far apart the seeds are, not more.
     """
-    values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    resamples = values[rng.integers(0, len(values), size=(n_resamples, len(values)))]
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(resamples.mean(axis=1), [tail, 100 - tail])
-    return float(values.mean()), float(low), float(high)
+    return report_stats.bootstrap([values], report_stats.mean, n_resamples=n_resamples)[:3]
 
 
-def bootstrap_diff_ci(on, off, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=BOOTSTRAP_SEED):
+def bootstrap_diff_ci(on, off):
     """mean(on) - mean(off) and its percentile-bootstrap CI, the two groups resampled apart."""
-    on, off = np.asarray(on, dtype=np.float64), np.asarray(off, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    on_means = on[rng.integers(0, len(on), size=(n_resamples, len(on)))].mean(axis=1)
-    off_means = off[rng.integers(0, len(off), size=(n_resamples, len(off)))].mean(axis=1)
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(on_means - off_means, [tail, 100 - tail])
-    return float(on.mean() - off.mean()), float(low), float(high)
+    return report_stats.difference_ci(on, off)
 
 
 def aai_acli(means, suffix=""):
@@ -574,48 +570,6 @@ def text_or_dash(value):
     return number(value) if value is not None else "—"
 
 
-def comparison_pairs(runs):
-    """[(what, runs of a, runs of b)] for the differences a minus b worth a line: one environment in
-    two versions (Walker2d-v5 minus Walker2d-v4) per variant, and per variant and environment the
-    time limit taken as a termination minus the default bootstrap."""
-    groups = defaultdict(list)
-    for run in runs:
-        groups[run.exp_name, run.env_id].append(run)
-    names = order_variants({r.exp_name for r in runs})
-    envs = order_envs(r.env_id for r in runs)
-    pairs = []
-    for variant in names:
-        present = [env for env in envs if (variant, env) in groups]
-        for old, new in combinations(present, 2):
-            if env_family(old) == env_family(new):
-                pairs.append((f"{label(variant)}: {new} minus {old}", groups[variant, new], groups[variant, old]))
-    for variant in names:
-        base = base_variant(variant)
-        for env in envs:
-            if variant != base and (variant, env) in groups and (base, env) in groups:
-                what = f"{label(base)} on {env}: time limit as termination minus bootstrapped"
-                pairs.append((what, groups[variant, env], groups[base, env]))
-    return pairs
-
-
-def comparisons_section(runs):
-    pairs = comparison_pairs(runs)
-    if not pairs:
-        return None
-    rows = []
-    for what, a, b in pairs:
-        row = [what]
-        for kind in AGGREGATES:
-            scores = [[aggregate(r.iteration_returns, kind) for r in group] for group in (a, b)]
-            row.append(f"{cell(*bootstrap_diff_ci(*scores))} (n={len(a)} and {len(b)})")
-        rows.append(row)
-    header = ["a minus b", "best iteration", f"last {LAST_ITERATIONS} iterations"]
-    return (
-        f"## Comparisons: difference of the means [{CONFIDENCE:.0%} bootstrap CI, the two groups resampled apart]\n\n"
-        + markdown_table(header, rows)
-    )
-
-
 def trust_region_summary(run):
     """Per run, over its iterations: the mean and largest max ratio, the mean of the mean KL, the
     fraction of iterations outside the variant's own bound (max ratio > 1 + eps for PPO, mean KL >
@@ -688,6 +642,258 @@ def trust_region_section(runs):
     )
 
 
+# ==================================================================================================
+# Claims: the paper's claims and our comparisons, each judged by the one verdict rule (report_stats)
+# ==================================================================================================
+@dataclass
+class Claim:
+    """One claim on one environment: a statement that is true when its statistic is positive."""
+
+    section: str  # one of CLAIM_SECTIONS
+    text: str
+    env: str
+    pairing: str  # "unpaired", "paired by seed" or "one group": how the bootstrap resamples
+    paper: str  # the paper's reading, or its value of the statistic
+    verdicts: dict  # aggregate ("best", "last10", or "runs" for a per-run statistic) -> Verdict
+    unit: str = ".0f"  # format of the statistic
+    note: str = ""  # a claim that the rule does not judge says why here
+
+
+CLAIM_SECTIONS = {
+    "returns": "The paper's claims on returns (Tables 1 and 2)",
+    "trust region": "The paper's claims on the trust region (per run: the mean over its iterations)",
+    "comparisons": "Comparisons that the paper did not make",
+    "paper": "Against the paper's numbers: our mean minus the upper end of the paper's interval",
+}
+BY_CONSTRUCTION = "true by construction"
+
+
+def acli_minus_aai(ppo, ppo_m, trpo, trpo_plus, axis=-1):
+    """ACLI - AAI from four groups' returns per seed (the means taken along axis): positive when the
+    code-level optimizations move the return more than the choice of PPO or TRPO."""
+    ppo, ppo_m, trpo, trpo_plus = (np.mean(x, axis=axis) for x in (ppo, ppo_m, trpo, trpo_plus))
+    aai = np.maximum(np.abs(ppo - trpo_plus), np.abs(ppo_m - trpo))
+    acli = np.maximum(np.abs(ppo - ppo_m), np.abs(trpo_plus - trpo))
+    return acli - aai
+
+
+def per_seed(runs, value):
+    """{(exp_name, env_id): {seed: value(run)}}."""
+    values = defaultdict(dict)
+    for run in runs:
+        values[run.exp_name, run.env_id][run.seed] = value(run)
+    return values
+
+
+def signed(value, unit=".0f"):
+    """+412, -3, 0: a difference with its sign; no "+0" or "-0"."""
+    text = format(value, "+" + unit)
+    return format(0.0, unit) if float(text) == 0 else text
+
+
+def return_claims(runs, paper):
+    """Per environment: ACLI > AAI, each variant with the optimizations above its minimal sibling, and PPO
+    above PPO-NoClip (Table 2), on both aggregates, the groups resampled apart (no two variants share a
+    run, whatever their seeds)."""
+    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    claims = []
+    for env in order_envs(r.env_id for r in runs):
+        family = env_family(env)
+        paper_means = {v: numbers[0] for (v, e), numbers in paper.items() if e == family}
+
+        def add(text, variants, statistic, paper_value, env=env):
+            if all((v, env) in scores["best"] for v in variants):
+                verdicts = {
+                    kind: report_stats.judge([list(scores[kind][v, env].values()) for v in variants], statistic)
+                    for kind in AGGREGATES
+                }
+                claims.append(Claim("returns", text, env, "unpaired", paper_value, verdicts))
+
+        aai, acli = aai_acli(paper_means)
+        add(
+            "ACLI > AAI: the optimizations move the return more than PPO's or TRPO's step",
+            TABLE_1,
+            acli_minus_aai,
+            signed(acli - aai) if aai is not None else "—",
+        )
+        for better, worse, why in (
+            ("ppo_continuous", "ppo_m", "the optimizations raise PPO's return"),
+            ("trpo_plus", "trpo", "the optimizations raise TRPO's return"),
+            ("ppo_continuous", "ppo_noclip", "clipping the surrogate raises the return"),
+        ):
+            value = signed(paper_means[better] - paper_means[worse]) if {better, worse} <= set(paper_means) else "—"
+            text = f"{VARIANT_LABELS[better]} > {VARIANT_LABELS[worse]}: {why}"
+            add(text, [better, worse], report_stats.difference_of_means, value)
+    return claims
+
+
+def trust_region_claims(runs):
+    """Per environment, from each run's mean over its iterations of the mean KL and of the max ratio:
+    PPO-M leaves the trust region more than PPO, PPO-NoClip does not (the paper: about as PPO), PPO's
+    max ratio passes 1 + eps, and TRPO's mean KL stays within delta, which the rule does not judge."""
+    summaries = {run.key: trust_region_summary(run) for run in runs}
+    measures = {"mean KL": "mean_kl", "max ratio": "mean_max_ratio"}
+    values = {m: per_seed(runs, lambda r, key=key: summaries[r.key][key]) for m, key in measures.items()}
+    units = {"mean KL": ".4f", "max ratio": ".2f"}
+    claims = []
+    for env in order_envs(r.env_id for r in runs):
+        for other, paper_reading in (("ppo_m", "yes: larger"), ("ppo_noclip", "no: about as PPO's")):
+            for measure in measures:
+                groups = [values[measure].get((v, env)) for v in (other, "ppo_continuous")]
+                if None in groups:
+                    continue
+                text = f"{VARIANT_LABELS[other]}'s {measure} > PPO's"
+                verdict = report_stats.judge([list(g.values()) for g in groups], report_stats.difference_of_means)
+                claims.append(
+                    Claim("trust region", text, env, "unpaired", paper_reading, {"runs": verdict}, units[measure])
+                )
+        ppo = [r for r in runs if r.env_id == env and r.exp_name == "ppo_continuous"]
+        if ppo and len({r.clip_coef for r in ppo}) == 1 and ppo[0].clip_coef is not None:
+            bound = 1 + ppo[0].clip_coef
+            verdict = report_stats.judge(
+                [[summaries[r.key]["mean_max_ratio"] for r in ppo]],
+                lambda x, axis=-1, bound=bound: np.mean(x, axis=axis) - bound,
+            )
+            text = f"PPO's max ratio > 1 + eps = {bound:g}: clipping does not bound the ratio"
+            claims.append(Claim("trust region", text, env, "one group", "yes", {"runs": verdict}, ".2f"))
+        trpo = [r for r in runs if r.env_id == env and base_variant(r.exp_name) in ("trpo", "trpo_plus")]
+        trpo = [r for r in trpo if r.max_kl is not None and len(r.logged("mean_kl")[1])]
+        if trpo:
+            above = sum(int(np.sum(r.logged("mean_kl")[1] > r.max_kl)) for r in trpo)
+            total = sum(len(r.logged("mean_kl")[1]) for r in trpo)
+            largest_ratio = max(summaries[r.key]["max_ratio"] for r in trpo)
+            note = (
+                f"mean KL above delta in {above} of {total} iterations ({len(trpo)} runs); "
+                f"their max ratio reached {largest_ratio:.0f}"
+            )
+            claims.append(Claim("trust region", "TRPO's and TRPO+'s mean KL <= delta", env, "—", "yes", {}, note=note))
+    return claims
+
+
+def comparison_claims(runs):
+    """Time limit as termination against the default bootstrap, per variant, paired by seed (an
+    as-termination run is the same seed's default run until the first truncation); one environment in
+    two versions (Walker2d-v4 and -v5), per variant, unpaired (different models share nothing)."""
+    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    names = order_variants({r.exp_name for r in runs})
+    envs = order_envs(r.env_id for r in runs)
+    claims = []
+    for variant in names:
+        base = base_variant(variant)
+        for env in envs:
+            if variant == base or (variant, env) not in scores["best"] or (base, env) not in scores["best"]:
+                continue
+            seeds = sorted(set(scores["best"][base, env]) & set(scores["best"][variant, env]))
+            verdicts = {
+                kind: report_stats.judge(
+                    [[scores[kind][name, env][s] for s in seeds] for name in (base, variant)],
+                    report_stats.difference_of_means,
+                    paired=True,
+                )
+                for kind in AGGREGATES
+            }
+            text = f"{plot_label(base)}: bootstrapping the time limit scores above taking it as a termination"
+            claims.append(Claim("comparisons", text, env, "paired by seed", "—", verdicts))
+    for variant in names:
+        present = [env for env in envs if (variant, env) in scores["best"]]
+        for old, new in combinations(present, 2):
+            if env_family(old) == env_family(new):
+                verdicts = {
+                    kind: report_stats.judge(
+                        [list(scores[kind][variant, env].values()) for env in (old, new)],
+                        report_stats.difference_of_means,
+                    )
+                    for kind in AGGREGATES
+                }
+                text = f"{plot_label(variant)}: lower on {new} than on {old}"
+                claims.append(Claim("comparisons", text, f"{old}, {new}", "unpaired", "—", verdicts))
+    return claims
+
+
+def paper_claims(runs, paper):
+    """Per cell of Tables 1 and 2 (time-limit-as-termination rows beside the paper's number of their
+    variant): is our mean above the upper end of the paper's interval?"""
+    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    claims = []
+    for env in order_envs(r.env_id for r in runs):
+        for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
+            numbers = paper.get((base_variant(variant), env_family(env)))
+            if numbers is None:
+                continue
+            high = numbers[2]
+
+            def above(x, axis=-1, high=high):
+                return np.mean(x, axis=axis) - high
+
+            verdicts = {
+                kind: report_stats.judge([list(scores[kind][variant, env].values())], above) for kind in AGGREGATES
+            }
+            text = f"{plot_label(variant)} above the paper's interval"
+            claims.append(Claim("paper", text, env, "one group", cell(*numbers), verdicts))
+    return claims
+
+
+def all_claims(runs, paper):
+    return return_claims(runs, paper) + trust_region_claims(runs) + comparison_claims(runs) + paper_claims(runs, paper)
+
+
+def interval_text(low, high, unit):
+    return f"[{fixed_signless(low, unit)}, {fixed_signless(high, unit)}]"
+
+
+def fixed_signless(value, unit):
+    text = format(value, unit)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0"
+
+
+def verdict_cell(verdict, unit=".0f"):
+    """+412 [-120, 903], P=0.81: **leans**"""
+    interval = interval_text(verdict.low, verdict.high, unit)
+    return f"{signed(verdict.estimate, unit)} {interval}, P={verdict.p:.2f}: **{verdict.word}**"
+
+
+def counts_text(claim):
+    verdict = next(iter(claim.verdicts.values()), None)
+    if verdict is None:
+        return "—"
+    counts = verdict.counts
+    if claim.pairing == "paired by seed":
+        return f"{counts[0]} pairs"
+    if len(set(counts)) == 1 and len(counts) > 1:
+        return f"{counts[0]} each"
+    return ", ".join(str(n) for n in counts)
+
+
+def claims_section(claims):
+    """The verdict rule, then one table per section of claims."""
+    if not claims:
+        return None
+    parts = ["## Claims and verdicts\n", report_stats.VERDICT_RULE + "\n"]
+    aggregate_header = ["best iteration", f"last {LAST_ITERATIONS} iterations"]
+    for section, title in CLAIM_SECTIONS.items():
+        chosen = [c for c in claims if c.section == section]
+        if not chosen:
+            continue
+        rows = []
+        for claim in chosen:
+            if claim.note:
+                cells = [claim.note + f": **{BY_CONSTRUCTION}**"]
+            else:
+                cells = [verdict_cell(v, claim.unit) for v in claim.verdicts.values()]
+            rows.append([claim.text, claim.env, claim.pairing, claim.paper, *cells, counts_text(claim)])
+        statistic_header = ["statistic [interval], P: verdict"] if section == "trust region" else aggregate_header
+        header = ["claim", "environment", "resampled", "paper", *statistic_header, "runs"]
+        parts.append(f"### {title}\n\n" + markdown_table(header, rows))
+        if section == "trust region" and any(c.note for c in chosen):
+            parts.append(
+                "TRPO's mean KL is true by construction, not a finding: the logged mean KL is the one that "
+                "the line search checks on the training batch before it accepts a step, so it stays within "
+                "delta unless the line search is broken. The paper measured it on held-out states as well "
+                "(the released code's logging rollout), where it could have failed; these runs do not.\n"
+            )
+    return "\n".join(parts)
+
+
 def per_run_table(runs):
     header = ["environment", "variant", "seed", "iterations", "batch size", "best iteration", "last 10"]
     header += ["largest max ratio", "mean of mean KL", "line search gave up", "largest KL of a step taken (bound)"]
@@ -729,13 +935,25 @@ def run_notes(runs):
     return notes
 
 
-def write_table_md(runs, paper, notes, path):
+# What an iteration's return is here, and how it differs from the released code's: said once, in table.md.
+RETURN_PROTOCOL = (
+    "**The return of an iteration** is the mean undiscounted return of the training episodes that ended "
+    "in it, wherever they began: episodes run on across iterations here, so an iteration's mean also "
+    "counts episodes begun under the previous policy. The released code resets the environment at the "
+    "start of every iteration and counts only the episodes begun and ended inside it (the cut last one "
+    "dropped), so its per-iteration means are a different measurement of the same policies. Neither runs "
+    "separate evaluation episodes. The released configs that turn on its trust-region logging (most of "
+    "Table 1's and all of PPO-NoClip's) also run an extra held-out rollout every tenth iteration, whose "
+    "observations and rewards feed the running statistics; these runs have none."
+)
+
+
+def write_table_md(runs, paper, notes, path, claims=()):
     parts = [
         "# Results in the layout of the paper's Tables 1 and 2\n",
-        "The return of an iteration is the mean undiscounted return of the training episodes "
-        "that finished in it, as in the authors' released code. CI: "
-        f"percentile bootstrap over seeds, {N_RESAMPLES} resamples, RNG seed {BOOTSTRAP_SEED}; "
-        "with a handful of seeds it shows how far apart they are, and is too narrow as a CI.\n",
+        RETURN_PROTOCOL + "\n",
+        f"CI: percentile bootstrap over seeds (`scipy.stats.bootstrap`), {N_RESAMPLES} resamples, RNG seed "
+        f"{BOOTSTRAP_SEED}; with a handful of seeds it shows how far apart they are, and is too narrow as a CI.\n",
         "AAI = max(|PPO - TRPO+|, |PPO-M - TRPO|), ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|), from "
         "the means; shown only where all four variants ran.\n",
     ]
@@ -763,7 +981,7 @@ def write_table_md(runs, paper, notes, path):
         for kind in AGGREGATES:
             parts.append(results_table(complete, kind, paper, table))
     if complete:
-        parts += [comparisons_section(complete), trust_region_section(complete)]
+        parts += [claims_section(claims), trust_region_section(complete)]
     parts.append("## Per run\n\n" + per_run_table(runs))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
@@ -899,81 +1117,323 @@ def plot_trust_region(runs, out):
 # The ablation (benchmark.sh --ablation)
 # ==================================================================================================
 def ablation_scores(runs, kind):
-    """{env: {switch: {True: [one aggregate per run with it on], False: [... with it off]}}}."""
-    scores = defaultdict(lambda: {switch: {True: [], False: []} for switch in ABLATION_SWITCHES})
-    for run in runs:
-        for switch, on in ablation_switches(run.exp_name).items():
-            scores[run.env_id][switch][on].append(aggregate(run.iteration_returns, kind))
-    return scores
+    """{(env, combination, seed): one aggregate}, combination the tuple of the four switches' on/off."""
+    return {
+        (r.env_id, tuple(ablation_switches(r.exp_name).values()), r.seed): aggregate(r.iteration_returns, kind)
+        for r in runs
+    }
+
+
+def ablation_pairs(runs, kind):
+    """{env: {switch: [(on, off)]}}: per switch, the two runs of each configuration of the other three
+    switches and each seed, with the switch on and off. Pairing takes out the other switches' effects
+    and the seed's, which the paper's on-against-off histograms leave in."""
+    scores = ablation_scores(runs, kind)
+    pairs = defaultdict(lambda: {switch: [] for switch in ABLATION_SWITCHES})
+    for env, combination, seed in sorted(scores):  # sorted: the same pairs in the same order every time
+        for i, switch in enumerate(ABLATION_SWITCHES):
+            if combination[i]:
+                off = (env, combination[:i] + (False,) + combination[i + 1 :], seed)
+                if off in scores:
+                    pairs[env][switch].append((scores[env, combination, seed], scores[off]))
+    return pairs
+
+
+def combination_code(combination):
+    """(True, False, True, False) -> "1010", the switches in ABLATION_SWITCHES' order."""
+    return "".join("1" if on else "0" for on in combination)
+
+
+def ablation_grid(runs, complete):
+    """Per environment: (finished runs, seeds seen, missing runs by seed), where seeds seen are those of
+    any ablation run in it, finished or not, and a finished run is one in `complete`."""
+    all_combinations = [tuple(bool(c >> i & 1) for i in range(len(ABLATION_SWITCHES))) for c in range(16)]
+    grid = {}
+    for env in order_envs(r.env_id for r in runs):
+        seeds = sorted({r.seed for r in runs if r.env_id == env})
+        done = {(tuple(ablation_switches(r.exp_name).values()), r.seed) for r in complete if r.env_id == env}
+        missing = {seed: [c for c in sorted(all_combinations, reverse=True) if (c, seed) not in done] for seed in seeds}
+        grid[env] = (len(done), seeds, {seed: combos for seed, combos in missing.items() if combos})
+    return grid
+
+
+# The paper's reading of its Fig. 1, per switch: the direction of the effect on the return.
+ABLATION_PAPER = {"clip_vloss": "no gain", "scale_reward": "up", "ortho_init": "up", "anneal_lr": "up"}
+NO_LR_SWEEP = (
+    "Unlike the paper, there is no learning-rate sweep: every combination runs with the environment's "
+    "released PPO learning rates, where the paper took the best of several learning rates for each "
+    "combination."
+)
+
+
+def switch_flag(switch):
+    return f"--{switch.replace('_', '-')}"
+
+
+def ablation_claims(runs):
+    """{env: {switch: {kind: Verdict}}}: the claim that the switch raises the return, judged on the
+    paired on-minus-off differences by the verdict rule."""
+    pairs = {kind: ablation_pairs(runs, kind) for kind in AGGREGATES}
+    claims = defaultdict(dict)
+    for env in order_envs(r.env_id for r in runs):
+        for switch in ABLATION_SWITCHES:
+            chosen = {kind: pairs[kind][env][switch] for kind in AGGREGATES}
+            if chosen["best"]:
+                claims[env][switch] = {
+                    kind: report_stats.judge(np.array(chosen[kind]).T, report_stats.difference_of_means, paired=True)
+                    for kind in AGGREGATES
+                }
+    return claims
+
+
+def missing_text(missing):
+    """{seed: [combination]} -> "seed 2: 0110, 1110; seed 3: all 16"."""
+    parts = []
+    for seed, combos in missing.items():
+        listed = "all 16" if len(combos) == 16 else ", ".join(combination_code(c) for c in combos)
+        parts.append(f"seed {seed}: {listed}")
+    return "; ".join(parts)
 
 
 def combinations_table(runs, envs):
     """Best-iteration return of each of the 16 combinations, mean [CI] over seeds."""
-    header = [*(f"`--{s.replace('_', '-')}`" for s in ABLATION_SWITCHES), *envs]
+    header = [*(f"`{switch_flag(s)}`" for s in ABLATION_SWITCHES), *envs]
     values = defaultdict(list)  # (combination, env) -> best iteration per seed
-    for run in runs:
-        combination = tuple(ablation_switches(run.exp_name).values())
-        values[combination, run.env_id].append(aggregate(run.iteration_returns, "best"))
+    for (env, combination, _), value in sorted(ablation_scores(runs, "best").items()):
+        values[combination, env].append(value)
     rows = []
     for combination in sorted({c for c, _ in values}, reverse=True):
         row = ["on" if on else "off" for on in combination]
         for env in envs:
             seeds = values.get((combination, env))
-            row.append(cell(*bootstrap_ci(seeds)) if seeds else "—")
+            row.append(f"{cell(*bootstrap_ci(seeds))} (n={len(seeds)})" if seeds else "—")
         rows.append(row)
     return f"## {AGGREGATES['best']}, per combination\n\n" + markdown_table(header, rows)
 
 
 def write_ablation(runs, out):
-    """The paper's Fig. 1: each switch's effect, on minus off, over all 16 combinations' runs."""
+    """The paper's Fig. 1 from the ablation runs: per switch, the paired effect of turning it on, the
+    verdict on "it raises the return", and a figure per environment. Unfinished runs count as missing."""
+    complete = [r for r in runs if r.complete]
     envs = order_envs(r.env_id for r in runs)
+    grid = ablation_grid(runs, complete)
+    claims = ablation_claims(complete)
+    codes = ", ".join(f"`{switch_flag(s)}`" for s in ABLATION_SWITCHES)
     parts = [
         "# Ablation in the manner of the paper's Fig. 1 (ppo_continuous, 16 on/off combinations)\n",
-        "Effect of a switch: the mean over the runs with it on minus the mean over the runs with "
-        "it off (all combinations of the other three, all seeds), with a "
-        f"{CONFIDENCE:.0%} percentile bootstrap CI that resamples the two groups apart "
-        f"({N_RESAMPLES} resamples, RNG seed {BOOTSTRAP_SEED}). Every combination uses the "
-        "environment's released PPO learning rates; the paper picked the best of several learning "
-        "rates per combination instead.\n",
+        NO_LR_SWEEP + "\n",
+        "Effect of a switch: per configuration of the other three switches and per seed, the run with it "
+        "on minus the run with it off, averaged over these pairs; its interval resamples the pairs "
+        "(paired by seed and configuration). The paper's reading of its Fig. 1: reward scaling, "
+        "learning-rate annealing and orthogonal init raise the return, value clipping gives no gain.\n",
+        report_stats.VERDICT_RULE + "\n",
     ]
-    for kind in AGGREGATES:
-        scores = ablation_scores(runs, kind)
+    rows = []
+    for env in envs:
+        done, seeds, missing = grid[env]
+        counts = [claims[env][s]["best"].counts[0] if s in claims[env] else 0 for s in ABLATION_SWITCHES]
+        pair_counts = ", ".join(f"`{switch_flag(s)}` {n}" for s, n in zip(ABLATION_SWITCHES, counts, strict=True))
+        pair_counts += f" (of {8 * len(seeds)})"
+        seeds_text = ", ".join(str(s) for s in seeds)
+        rows.append(
+            [env, f"{done} of {16 * len(seeds)} (16 x seeds {seeds_text})", pair_counts, missing_text(missing) or "—"]
+        )
+    parts.append(
+        f"## The grid: finished runs, pairs per switch, missing runs (as {codes} on/off, 1/0)\n\n"
+        + markdown_table(["environment", "finished runs", "pairs per switch", "missing"], rows)
+    )
+    for env in envs:
         rows = []
         for switch in ABLATION_SWITCHES:
-            row = [f"`--{switch.replace('_', '-')}`"]
-            for env in envs:
-                on, off = scores[env][switch][True], scores[env][switch][False]
-                if on and off:
-                    effect = cell(*bootstrap_diff_ci(on, off))
-                    row.append(f"{effect} ({len(on)} on, {len(off)} off)")
-                else:
-                    row.append("—")
-            rows.append(row)
-        parts.append(f"## {AGGREGATES[kind]}: on minus off\n\n" + markdown_table(["switch", *envs], rows))
-    parts.append(combinations_table(runs, envs))
+            verdicts = claims[env].get(switch)
+            cells = [verdict_cell(verdicts[kind]) for kind in AGGREGATES] if verdicts else ["—", "—"]
+            pairs = f"{verdicts['best'].counts[0]}" if verdicts else "0"
+            rows.append([f"`{switch_flag(switch)}` raises the return", ABLATION_PAPER[switch], *cells, pairs])
+        header = ["claim", "paper", "best iteration", f"last {LAST_ITERATIONS} iterations", "pairs"]
+        parts.append(f"## {env}: effect of turning each switch on\n\n" + markdown_table(header, rows))
+    parts.append(combinations_table(complete, envs))
     Path(out, "ablation.md").write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
-
-    # As in Fig. 1: per switch, the fraction of runs that reached at least a given return (1 - CDF),
-    # once with the switch on and once off.
-    scores = ablation_scores(runs, "best")
     for env in envs:
-        fig = Figure(figsize=(12, 3.5), layout="constrained")
-        axes = fig.subplots(1, len(ABLATION_SWITCHES), sharey=True)
-        for ax, switch in zip(axes, ABLATION_SWITCHES, strict=True):
-            for on in (True, False):
-                values = np.sort(scores[env][switch][on])
-                if len(values):
-                    fraction_at_least = 1 - np.arange(len(values)) / len(values)
-                    ax.step(values, fraction_at_least, where="post", label="on" if on else "off")
-            ax.set(title=f"--{switch.replace('_', '-')}", xlabel="best-iteration return")
-            ax.grid(alpha=0.3)
-            ax.legend()
-        axes[0].set_ylabel("fraction of runs reaching it")
-        fig.suptitle(f"{env}: ablation of ppo_continuous")
-        written.append(Path(out) / f"ablation_{env}.png")
-        fig.savefig(written[-1], dpi=120)
-    return written
+        written.append(plot_ablation(env, complete, claims[env], out))
+    return written, claims, grid
+
+
+def plot_ablation(env, runs, claims, out):
+    """Per switch and aggregate, each run's return with the switch off and on, a line joining the two
+    runs of a pair: the distribution of each side, and how each configuration moved."""
+    pairs = {kind: ablation_pairs([r for r in runs if r.env_id == env], kind)[env] for kind in AGGREGATES}
+    fig = Figure(figsize=(12, 7), layout="constrained")
+    axes = fig.subplots(len(AGGREGATES), len(ABLATION_SWITCHES), sharey="row", squeeze=False)
+    for row, kind in enumerate(AGGREGATES):
+        for col, switch in enumerate(ABLATION_SWITCHES):
+            ax = axes[row, col]
+            chosen = np.array(pairs[kind][switch]).reshape(-1, 2)
+            jitter = np.linspace(-0.08, 0.08, len(chosen)) if len(chosen) > 1 else np.zeros(len(chosen))
+            for (on, off), dx in zip(chosen, jitter, strict=True):
+                colour = "C2" if on > off else "C3"
+                ax.plot([0 + dx, 1 + dx], [off, on], color=colour, alpha=0.35, linewidth=0.8)
+            ax.scatter(jitter, chosen[:, 1], s=12, color="gray", zorder=3)
+            ax.scatter(1 + jitter, chosen[:, 0], s=12, color="black", zorder=3)
+            if len(chosen):
+                means = chosen.mean(axis=0)
+                ax.hlines([means[1], means[0]], [-0.3, 0.7], [0.3, 1.3], color="C0", linewidth=2.5, zorder=4)
+            ax.set_xticks([0, 1], ["off", "on"])
+            ax.set_xlim(-0.5, 1.5)
+            ax.grid(axis="y", alpha=0.3)
+            verdict = claims.get(switch, {}).get(kind)
+            title = f"{SWITCH_NAMES[switch]} ({switch_flag(switch)})"
+            if verdict is not None:
+                interval = interval_text(verdict.low, verdict.high, ".0f")
+                title += f"\non - off {signed(verdict.estimate)} {interval}"
+                title += f"\n{verdict.word} (paper: {ABLATION_PAPER[switch]})"
+            ax.set_title(title, fontsize="medium")
+        axes[row, 0].set_ylabel(f"{AGGREGATES[kind].split(':')[0].lower()} return")
+    n_pairs = max((len(p) for p in pairs["best"].values()), default=0)
+    fig.suptitle(
+        f"{env}: ablation of PPO's four switches, each run's return with the switch off and on\n"
+        f"lines join the two runs of a pair (same other switches, same seed; green: on is higher), "
+        f"blue: the mean; up to {n_pairs} pairs per switch; no learning-rate sweep, unlike the paper",
+        fontsize="medium",
+    )
+    path = Path(out) / f"ablation_{env}.png"
+    fig.savefig(path, dpi=110)
+    return path
+
+
+# ==================================================================================================
+# The results summary: summary.md, and the README's block between the marker lines
+# ==================================================================================================
+SUMMARY_START = "<!-- results summary: written by benchmark_report.py, do not edit -->"
+SUMMARY_END = "<!-- end of results summary -->"
+SWITCH_NAMES = {
+    "clip_vloss": "value clipping",
+    "scale_reward": "reward scaling",
+    "ortho_init": "orthogonal init",
+    "anneal_lr": "learning-rate annealing",
+}
+
+
+def short_cell(verdict, unit=".0f"):
+    """**leans** +412 [-120, 903], P=0.81"""
+    interval = interval_text(verdict.low, verdict.high, unit)
+    return f"**{verdict.word}** {signed(verdict.estimate, unit)} {interval}, P={verdict.p:.2f}"
+
+
+def seeds_text(runs):
+    """ "3 seeds per cell" or "2 to 3 seeds per cell"."""
+    counts = defaultdict(int)
+    for run in runs:
+        counts[run.exp_name, run.env_id] += 1
+    low, high = min(counts.values()), max(counts.values())
+    return f"{low} seeds per cell" if low == high else f"{low} to {high} seeds per cell"
+
+
+def steps_text(runs):
+    """ "1M" for runs of 488 x 2048 steps (in millions to one decimal), "24576" for short test runs; a
+    range if the runs differ."""
+    steps = sorted({r.batch_size * r.done_iterations for r in runs})
+    texts = [f"{round(n / 1e6, 1):g}M" if n >= 100_000 else str(n) for n in (steps[0], steps[-1])]
+    return "-".join(dict.fromkeys(texts))
+
+
+def results_summary(table_runs, claims, ablation, link):
+    """The findings in a few lines, every number from the claims above; `link` is the results folder
+    as seen from where the summary goes ("" for summary.md, "benchmark_results/" for the README)."""
+    lines = []
+    if claims:
+        lines.append(
+            f"From the {len(table_runs)} finished runs in [`records/`]({link}records/) ({seeds_text(table_runs)}, "
+            f"{steps_text(table_runs)} steps each): "
+            "each claim's statistic, positive when the claim holds, with its 95% seed-bootstrap interval, "
+            "P (the fraction of resamples in which it holds) and the verdict, by the rule stated in "
+            f"[table.md]({link}table.md#claims-and-verdicts), which also has every claim in full.\n"
+        )
+        envs = order_envs(c.env for c in claims if c.section in ("returns", "trust region"))
+        rows = []
+        for section, kinds in (("returns", AGGREGATES), ("trust region", {"runs": None})):
+            texts = list(dict.fromkeys(c.text for c in claims if c.section == section and not c.note))
+            for text in texts:
+                for kind in kinds:
+                    name = text.split(":")[0] + (
+                        f", {AGGREGATES[kind].split(':')[0].lower()}" if kind != "runs" else ""
+                    )
+                    row = [name]
+                    for env in envs:
+                        claim = next((c for c in claims if c.text == text and c.env == env), None)
+                        if claim is None:
+                            row.append("—")
+                            continue
+                        paper = f" (paper: {claim.paper})" if claim.paper != "—" else ""
+                        row.append(short_cell(claim.verdicts[kind], claim.unit) + paper)
+                    rows.append(row)
+        lines.append(markdown_table(["claim", *envs], rows))
+        by_construction = [c for c in claims if c.note]
+        if by_construction:
+            notes = "; ".join(f"{c.env}: {c.note}" for c in by_construction)
+            lines.append(
+                f"- {by_construction[0].text}: {notes}. This is {BY_CONSTRUCTION}, not a finding: the logged "
+                "mean KL is the one the line search checks before it accepts a step (the paper's was measured "
+                "on held-out states)."
+            )
+        for claim in (c for c in claims if c.section == "comparisons"):
+            cells = "; ".join(
+                f"{AGGREGATES[kind].split(':')[0].lower()} {short_cell(v)}" for kind, v in claim.verdicts.items()
+            )
+            lines.append(f"- {claim.text} ({claim.env}, {claim.pairing}, {counts_text(claim)}): {cells}.")
+        for kind in AGGREGATES:
+            chosen = [c.verdicts[kind].word for c in claims if c.section == "paper"]
+            if chosen:
+                tally = ", ".join(f"{word} {chosen.count(word)}" for word in report_stats.VERDICTS if word in chosen)
+                lines.append(
+                    f"- Our mean above the upper end of the paper's interval, "
+                    f"{AGGREGATES[kind].split(':')[0].lower()}: of {len(chosen)} cells, {tally}."
+                )
+        lines.append("")
+    if ablation:
+        claims_by_env, grid = ablation
+        lines.append(
+            "**The paper's Fig. 1**, PPO with each of the 16 on/off combinations of four optimizations: "
+            "per switch, the mean over pairs of runs (same other switches, same seed) of on minus off, "
+            f"[ablation.md]({link}ablation.md). {NO_LR_SWEEP}\n"
+        )
+        for env, (done, seeds, missing) in grid.items():
+            lines.append(f"![{env}: ablation]({link}ablation_{env}.png)\n")
+            complete_text = f"{done} of {16 * len(seeds)} runs"
+            if missing:
+                order = ", ".join(SWITCH_NAMES[s] for s in ABLATION_SWITCHES)
+                complete_text += f"; missing, as {order} on/off: {missing_text(missing)}"
+            lines.append(f"{env} ({complete_text}), best iteration; last {LAST_ITERATIONS} iterations:\n")
+            for switch in ABLATION_SWITCHES:
+                verdicts = claims_by_env.get(env, {}).get(switch)
+                if verdicts is None:
+                    lines.append(f"- {SWITCH_NAMES[switch]} (paper: {ABLATION_PAPER[switch]}): no pairs yet")
+                    continue
+                cells = "; ".join(short_cell(v) for v in verdicts.values())
+                n = verdicts["best"].counts[0]
+                lines.append(
+                    f"- {SWITCH_NAMES[switch]} raises the return (paper: {ABLATION_PAPER[switch]}): {cells} ({n} pairs)"
+                )
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n" if lines else None
+
+
+def write_summary(text, readme_text_of_block, out, readme):
+    """summary.md in out, and the block (the summary with its links seen from the README) between the
+    README's marker lines, if it has them; returns (files written, notes for the terminal)."""
+    written = []
+    Path(out, "summary.md").write_text(text)
+    written.append(Path(out) / "summary.md")
+    if readme is None:
+        return written, []
+    readme_text = Path(readme).read_text() if Path(readme).is_file() else ""
+    start, end = readme_text.find(SUMMARY_START), readme_text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        return written, [f"{readme} has no results-summary marker lines: only {Path(out) / 'summary.md'} written"]
+    block = SUMMARY_START + "\n" + readme_text_of_block + SUMMARY_END
+    Path(readme).write_text(readme_text[:start] + block + readme_text[end + len(SUMMARY_END) :])
+    written.append(Path(readme))
+    return written, []
 
 
 # ==================================================================================================
@@ -1003,17 +1463,34 @@ def main(args):
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
 
     table_runs = [r for r in runs if ablation_switches(r.exp_name) is None]
+    claims, finished = [], [r for r in table_runs if r.complete]
     if table_runs:
         paper = load_paper_table(args.paper_table)
         if not paper:
             print(f"benchmark_report.py: no paper table at {args.paper_table}; its columns stay empty", file=sys.stderr)
-        write_table_md(table_runs, paper, notes, args.out / "table.md")
+        claims = all_claims(finished, paper)
+        write_table_md(table_runs, paper, notes, args.out / "table.md", claims)
         written.append(args.out / "table.md")
         written += plot_learning_curves(table_runs, args.out)
         written += plot_trust_region(table_runs, args.out)
     ablation_runs = [r for r in runs if ablation_switches(r.exp_name) is not None]
+    ablation = None
     if ablation_runs:
-        written += write_ablation(ablation_runs, args.out)
+        ablation_written, ablation_claims_by_env, grid = write_ablation(ablation_runs, args.out)
+        written += ablation_written
+        ablation = (ablation_claims_by_env, grid)
+    summary = results_summary(finished, claims, ablation, "")
+    if summary is not None:
+        readme = args.readme
+        if readme is None and args.out.resolve() == (REPOSITORY / "benchmark_results").resolve():
+            readme = REPOSITORY / "README.md"
+        link = "" if readme is None else Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
+        summary_written, summary_notes = write_summary(
+            summary, results_summary(finished, claims, ablation, link), args.out, readme
+        )
+        written += summary_written
+        for note in summary_notes:
+            print(f"note: {note}", file=sys.stderr)
     print(f"report on {len(runs)} runs:")
     for path in written:
         print(f"  {path}")

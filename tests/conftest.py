@@ -10,6 +10,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The tools import each other by name (benchmark_report.py imports report_stats.py), as they do when run
+# as scripts from the repository, whatever folder pytest was started in.
+sys.path.insert(0, str(ROOT))
 VARIANTS = ["ppo_m", "ppo_continuous", "trpo", "trpo_plus"]
 PRESENT = [v for v in VARIANTS if (ROOT / f"{v}.py").exists()]
 PPO = [v for v in PRESENT if v.startswith("ppo")]

@@ -9,6 +9,7 @@
 """
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -203,22 +204,26 @@ def test_default_variants_are_the_scripts_that_exist(bench_dir):
     assert len(commands) == 3 * 3
 
 
-def test_dry_run_ablation_lists_the_16_combinations(bench_dir):
-    commands = dry_run(bench_dir, "--ablation", "--envs", "Walker2d-v5", "--seeds", "1 2")
+@pytest.mark.parametrize("env_id", ["Walker2d-v4", "Humanoid-v4", "Walker2d-v5"])
+def test_dry_run_ablation_lists_the_16_combinations(bench_dir, env_id):
+    commands = dry_run(bench_dir, "--ablation", "--envs", env_id, "--seeds", "1 2")
     assert len(commands) == 16 * 2
     switches = ["clip-vloss", "scale-reward", "ortho-init", "anneal-lr"]
-    released_walker2d = {LR: 4e-4, VALUE_LR: 3e-4, RCLIP: 10}
+    # The released PPO configuration of the environment (written out above, independently of
+    # benchmark.sh), less the four switches and reward clipping, which follows scaling.
+    released = expected_settings("ppo_continuous", env_id.split("-")[0])
+    released = {name: value for name, value in released.items() if name not in [*switches, "clip-reward"]}
     combinations = set()
     for variant, got in commands:
         assert variant == "ppo_continuous"
+        assert got["env-id"] == env_id and got["total-timesteps"] == "1000000"
         combination = tuple(got[switch] for switch in switches)
         combinations.add((got["seed"], combination))
         # The name says the combination, so that the report can group the runs.
         named = dict(zip(report.ABLATION_SWITCHES, combination, strict=True))
         assert report.ablation_switches(got["exp-name"]) == named
-        # Everything else stays as released for Walker2d, but reward clipping: the released code clips
-        # inside its reward scaler, so it is on exactly when scaling is.
-        assert_settings(got, released_walker2d)
+        assert_settings(got, released)
+        # The released code clips rewards inside its reward scaler: clipping is on exactly when scaling is.
         assert got["clip-reward"] is got["scale-reward"]
     assert len(combinations) == 16 * 2
 
@@ -424,7 +429,7 @@ def write_fake_runs(runs, env_id="Hopper-v5", offset=0, exp_suffix=""):
 
 def table_rows(text, title_start):
     """{row label: [cells]} of the markdown table under the heading that starts with title_start."""
-    section = text.split(f"## {title_start}")[1].split("\n## ")[0]
+    section = re.split(r"\n#+ ", text.split(f"## {title_start}")[1])[0]  # up to the next heading
     rows = {}
     for line in section.splitlines():
         if line.startswith("| ") and not line.startswith("|---"):
@@ -463,7 +468,8 @@ def test_report_on_fake_logs(tmp_path):
     assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115] (n=2)"
     assert last["TRPO (`trpo`)"][0] == "715 [715, 715] (n=2)"
     assert "## Table 2" not in text  # no PPO-NoClip runs
-    assert "## Comparisons" not in text  # one environment version, no time-limit runs
+    assert "Comparisons" not in text  # one environment version, no time-limit runs
+    assert not (tmp_path / "out" / "ablation.md").exists()  # no ablation runs, no ablation section
     # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's line
     # search gave up twice, and its largest KL after a step taken is 0.012, under the bound 0.02.
     assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |" in text
@@ -510,7 +516,7 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     assert len(list(records.glob("*.csv"))) == 8 * 2 + 6
     assert max(path.stat().st_size for path in records.iterdir()) < 2000  # 12 iterations each
     report.main(report.Args(records=records, out=tmp_path / "from_records", paper_table=paper_csv))
-    for name in ("table.md", "ablation.md"):
+    for name in ("table.md", "ablation.md", "summary.md"):
         assert (tmp_path / "from_records" / name).read_text() == (tmp_path / "from_runs" / name).read_text()
     # The records travel with the report, written again byte for byte.
     for record in records.iterdir():
@@ -569,17 +575,21 @@ def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
     assert "AAI" not in table_2
     assert "## Table 2. Last 10 iterations" in text
 
-    # v5 minus v4: each v5 seed is 200 higher. Resampled, PPO's v5 mean is 1224, 1274 or 1324 and its
-    # v4 mean 1024, 1074 or 1124, each end with probability 1/4; 1/16 > 2.5%, so the CI is [100, 300].
-    comparisons = table_rows(text, "Comparisons")
-    assert comparisons["PPO (`ppo_continuous`): Walker2d-v5 minus Walker2d-v4"] == [
-        "200 [100, 300] (n=2 and 2)",
-        "200 [100, 300] (n=2 and 2)",
-    ]
-    assert comparisons["TRPO (`trpo`): Walker2d-v5 minus Walker2d-v4"][0] == "200 [200, 200] (n=2 and 2)"
-    # Time limit as termination (both seeds 924) minus the default (1024 and 1124): -150 [-200, -100].
-    what = "PPO (`ppo_continuous`) on Walker2d-v4: time limit as termination minus bootstrapped"
-    assert comparisons[what] == ["-150 [-200, -100] (n=2 and 2)", "-150 [-200, -100] (n=2 and 2)"]
+    # v4 against v5, unpaired: each v5 seed is 200 higher, so "lower on v5" is contradicted. Resampled,
+    # PPO's v4 mean is 1024, 1074 or 1124 and its v5 mean 1224, 1274 or 1324, each end with probability
+    # 1/4; 1/16 > 2.5%, so the interval is [-300, -100].
+    comparisons = table_rows(text, "Comparisons that the paper did not make")
+    v5 = comparisons["PPO: lower on Walker2d-v5 than on Walker2d-v4"]
+    assert v5[:2] == ["Walker2d-v4, Walker2d-v5", "unpaired"]
+    assert v5[3:] == ["-200 [-300, -100], P=0.00: **contradicted**"] * 2 + ["2 each"]
+    assert (
+        comparisons["TRPO: lower on Walker2d-v5 than on Walker2d-v4"][3]
+        == "-200 [-200, -200], P=0.00: **contradicted**"
+    )
+    # The time limit, paired by seed: the default's seeds (1024 and 1124) minus the same seeds taken as
+    # termination (924 both): 100 and 200, resampled as pairs: +150 [100, 200].
+    tlterm = comparisons["PPO: bootstrapping the time limit scores above taking it as a termination"]
+    assert tlterm == ["Walker2d-v4", "paired by seed", "—", *["+150 [100, 200], P=1.00: **holds**"] * 2, "2 pairs"]
     assert len(comparisons) == 1 + 4 + 1  # the header, four variants on two versions, one time-limit pair
 
 
@@ -624,22 +634,155 @@ def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
 
-def test_report_of_ablation_runs(tmp_path):
-    runs = tmp_path / "runs"
-    # In this made-up world only reward scaling matters: +100 when on.
-    for combination in range(16):
-        on = [(combination >> i) & 1 for i in range(4)]
-        bits = zip(report.ABLATION_SWITCHES, on, strict=True)
-        name = "ablation_" + "_".join(f"{switch}{bit}" for switch, bit in bits)
-        write_fake_run(runs, "Humanoid-v5", name, 1, 500 + 100 * on[1])
-    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
-    assert not (tmp_path / "out" / "table.md").exists()
-    effects = table_rows((tmp_path / "out" / "ablation.md").read_text(), "Best iteration")
-    assert effects["`--scale-reward`"] == ["100 [100, 100] (8 on, 8 off)"]
-    # Value clipping changes nothing here: an effect of 0, with a CI on both sides of it.
-    mean, low, high = parse_cell(effects["`--clip-vloss`"][0])
-    assert mean == 0 and low < 0 < high
-    assert (tmp_path / "out" / "ablation_Humanoid-v5.png").exists()
+def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS):
+    """A finished run's record whose every iteration returns `value` (so both aggregates are `value`)."""
+    columns = {name: np.full(iterations, np.nan) for name in report.RECORD_COLUMNS[2:]}
+    columns["mean_return"][:] = value
+    columns["episodes"][:] = 2
+    columns["mean_kl"][:] = 0.01
+    columns["max_ratio"][:] = 1.5
+    source = f"{env_id}__{exp_name}__{seed}__1700000000"
+    run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
+    records.mkdir(parents=True, exist_ok=True)
+    report.write_record(run, records / f"{run.key}.csv")
+
+
+def test_verdict_rule_on_hand_worked_cases():
+    judge, difference = report.report_stats.judge, report.report_stats.difference_of_means
+    # A clear difference: every resample of the first group is above every resample of the second.
+    clear = judge([[3000, 3100, 3200], [1000, 1100, 1200]], difference)
+    assert (clear.estimate, clear.p, clear.word) == (2000, 1.0, "holds")
+    assert 1800 <= clear.low < 2000 < clear.high <= 2200  # the resampled means differ by 1800 to 2200
+    assert judge([[1000, 1100, 1200], [3000, 3100, 3200]], difference).word == "contradicted"
+    # No difference: the same values in both groups, the statistic symmetric about 0.
+    same = judge([[2000, 2100, 2200], [2000, 2100, 2200]], difference)
+    assert same.estimate == 0 and same.low < 0 < same.high and same.word == "no evidence"
+    assert same.p == pytest.approx(0.5, abs=0.02)
+    # A tie counts half: identical values give a statistic of 0 in every resample, P exactly 1/2.
+    assert judge([[5, 5], [5, 5]], difference).p == 0.5
+    # One outlier seed carries a mean difference of +950: the first group's resampled mean is 1000 (no
+    # difference) with probability (2/3)^3 = 0.30, so P is about 0.7, under 0.8, and the interval reaches
+    # below 0.
+    outlier = judge([[1000, 1000, 4000], [1000, 1050, 1100]], difference)
+    assert outlier.estimate == 950 and outlier.low < 0 and outlier.word == "no evidence"
+    assert outlier.p == pytest.approx(1 - (2 / 3) ** 3, abs=0.02)
+    # One run in a group: no spread to resample, no verdict.
+    assert judge([[3000], [1000, 1100]], difference).word == "too few runs"
+    # The thresholds themselves.
+    word = report.report_stats.verdict_word
+    assert [word(-1, 1, p) for p in (0.8, 0.79, 0.5, 0.21, 0.2)] == [
+        "leans",
+        "no evidence",
+        "no evidence",
+        "no evidence",
+        "leans against",
+    ]
+
+
+def test_verdicts_from_synthetic_records(tmp_path):
+    records = tmp_path / "records"
+    # Walker2d-v4, where the answers are known: PPO far above PPO-M (a clear difference), TRPO+ and TRPO
+    # the same (no difference). Hopper-v4: PPO's mean above PPO-M's by one outlier seed alone.
+    values = {
+        ("Walker2d-v4", "ppo_continuous"): [3000, 3100, 3200],
+        ("Walker2d-v4", "ppo_m"): [1000, 1100, 1200],
+        ("Walker2d-v4", "trpo"): [2000, 2100, 2200],
+        ("Walker2d-v4", "trpo_plus"): [2000, 2100, 2200],
+        ("Hopper-v4", "ppo_continuous"): [1000, 1000, 4000],
+        ("Hopper-v4", "ppo_m"): [1000, 1050, 1100],
+        ("Hopper-v4", "trpo"): [1000, 1050, 1100],
+        ("Hopper-v4", "trpo_plus"): [1000, 1050, 1100],
+    }
+    for (env, variant), seeds in values.items():
+        for seed, value in enumerate(seeds, start=1):
+            write_record(records, env, variant, seed, value)
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=tmp_path / "absent.md"))
+    text = (tmp_path / "out" / "table.md").read_text()
+    assert report.report_stats.VERDICT_RULE in text  # the rule, stated with the verdicts
+    assert "`scipy.stats.bootstrap`" in text
+    assert "including episodes begun" not in text and "episodes begun under the previous policy" in text
+    claims = [
+        line.split(" | ") for line in text.splitlines() if line.startswith("| PPO > PPO-M") or "TRPO+ > TRPO" in line
+    ]
+    verdicts = {(cells[1], cells[0].lstrip("| ").split(":")[0]): (cells[4], cells[5]) for cells in claims}
+    clear = verdicts["Walker2d-v4", "PPO > PPO-M"]
+    assert clear[0] == clear[1] and clear[0].startswith("+2000 [18") and clear[0].endswith("P=1.00: **holds**")
+    none = verdicts["Walker2d-v4", "TRPO+ > TRPO"]
+    assert none[0] == none[1] and none[0].startswith("0 [") and none[0].endswith("**no evidence**")
+    outlier = verdicts["Hopper-v4", "PPO > PPO-M"]
+    assert outlier[0].startswith("+950 [-") and outlier[0].endswith("**no evidence**")
+    # The summary says the same, in its own layout, and so does nothing else by hand.
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert f"| PPO > PPO-M, best iteration | **holds** {clear[0].split(':')[0]} (paper: +557) |" in summary
+    assert "(3 seeds per cell, 24576 steps each)" in summary
+    assert "[table.md](table.md#claims-and-verdicts)" in summary
+
+
+def ablation_name(combination):
+    bits = zip(report.ABLATION_SWITCHES, combination, strict=True)
+    return "ablation_" + "_".join(f"{switch}{int(on)}" for switch, on in bits)
+
+
+def test_ablation_from_synthetic_records(tmp_path):
+    records = tmp_path / "records"
+    # A made-up world: reward scaling +300, annealing +100, init +50, value clipping nothing; each seed
+    # adds the same to every configuration, so every on-minus-off pair shows the effect exactly.
+    effects = {"clip_vloss": 0, "scale_reward": 300, "ortho_init": 50, "anneal_lr": 100}
+    missing = {(2, (False, True, True, False)), (2, (True, True, True, True))}  # not run (yet)
+    for seed in (1, 2):
+        for number in range(16):
+            combination = tuple(bool(number >> i & 1) for i in range(4))
+            if (seed, combination) in missing:
+                continue
+            value = 1000 + 10 * seed + sum(effects[s] for s, on in zip(effects, combination, strict=True) if on)
+            write_record(records, "Walker2d-v4", ablation_name(combination), seed, value)
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=tmp_path / "absent.md"))
+    out = tmp_path / "out"
+    assert not (out / "table.md").exists()
+    text = (out / "ablation.md").read_text()
+    assert report.NO_LR_SWEEP in text and report.report_stats.VERDICT_RULE in text
+    # The grid: 30 of 2 x 16 runs; each missing run takes one pair from every switch (the two missing
+    # runs differ in two switches, so they are not a pair): 16 - 2 = 14 pairs of 8 x 2.
+    grid = table_rows(text, "The grid")
+    pairs = "`--clip-vloss` 14, `--scale-reward` 14, `--ortho-init` 14, `--anneal-lr` 14 (of 16)"
+    assert grid["Walker2d-v4"] == ["30 of 32 (16 x seeds 1, 2)", pairs, "seed 2: 1111, 0110"]
+    effect = table_rows(text, "Walker2d-v4: effect of turning each switch on")
+    assert effect["`--scale-reward` raises the return"] == ["up", *["+300 [300, 300], P=1.00: **holds**"] * 2, "14"]
+    assert effect["`--anneal-lr` raises the return"][1] == "+100 [100, 100], P=1.00: **holds**"
+    assert effect["`--ortho-init` raises the return"][1] == "+50 [50, 50], P=1.00: **holds**"
+    # No effect at all: a statistic of 0 in every resample, P 1/2 by the tie rule.
+    assert effect["`--clip-vloss` raises the return"] == ["no gain", *["0 [0, 0], P=0.50: **no evidence**"] * 2, "14"]
+    assert (out / "ablation_Walker2d-v4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (out / "summary.md").read_text()
+    assert "![Walker2d-v4: ablation](ablation_Walker2d-v4.png)" in summary
+    assert "- reward scaling raises the return (paper: up): **holds** +300 [300, 300], P=1.00;" in summary
+    assert "30 of 32 runs; missing" in summary and "seed 2: 1111, 0110" in summary
+
+
+def test_summary_goes_between_the_readme_markers(tmp_path, capsys):
+    records = tmp_path / "records"
+    for seed in (1, 2):
+        for variant, value in (("ppo_continuous", 3000), ("ppo_m", 2000), ("trpo", 1000), ("trpo_plus", 1500)):
+            write_record(records, "Hopper-v4", variant, seed, value + seed)
+    readme = tmp_path / "README.md"
+    before, after = "# A project\n\nSome text.\n", "\n## After\n\nMore text.\n"
+    readme.write_text(before + report.SUMMARY_START + "\nold, hand-written\n" + report.SUMMARY_END + after)
+    out = tmp_path / "results"
+    report.main(report.Args(records=records, out=out, readme=readme))
+    summary = (out / "summary.md").read_text()
+    # The block is the summary with its links seen from the README's folder.
+    block = summary.replace("](table.md", "](results/table.md").replace("](records/", "](results/records/")
+    assert readme.read_text() == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
+    assert "hand-written" not in readme.read_text()
+    # Run again: the same README, byte for byte.
+    report.main(report.Args(records=records, out=out, readme=readme))
+    assert readme.read_text() == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
+    # Without the markers, only summary.md, and a note.
+    readme.write_text(before)
+    capsys.readouterr()
+    report.main(report.Args(records=records, out=out, readme=readme))
+    assert readme.read_text() == before
+    assert "has no results-summary marker lines" in capsys.readouterr().err
 
 
 def test_report_without_runs_says_so(tmp_path):
@@ -666,10 +809,17 @@ def test_committed_table_regenerates_from_committed_records(tmp_path):
     results = ROOT / "benchmark_results"
     if not any((results / "records").glob("*.csv")):
         pytest.skip("benchmark_results/records/ holds no records yet, so the committed table cannot be regenerated")
-    report.main(report.Args(records=results / "records", out=tmp_path))
-    for name in ("table.md", "ablation.md"):
+    # The report writes its summary into a copy of the README, beside a copy of the results folder, so
+    # that the block's links come out as in the repository's README.
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    out = tmp_path / "benchmark_results"
+    report.main(report.Args(records=results / "records", out=out, readme=tmp_path / "README.md"))
+    for name in ("table.md", "ablation.md", "summary.md"):
         if (results / name).exists():
-            assert (tmp_path / name).read_text() == (results / name).read_text(), f"{name} does not regenerate"
+            assert (out / name).read_text() == (results / name).read_text(), f"{name} does not regenerate"
+    readme = (ROOT / "README.md").read_text()
+    if report.SUMMARY_START in readme:
+        assert (tmp_path / "README.md").read_text() == readme, "the README's results summary does not regenerate"
 
 
 # ==================================================================================================
