@@ -204,9 +204,9 @@ COMMON=(--num-steps 2048 --gamma 0.99 --norm-obs --tanh --save-model)
 TRPO_COMMON=(--cg-iters 10 --cg-damping 0.1 --fisher-fraction 0.1 --max-backtracks 10
   --accept-ratio 0.1)
 
-# One line per (variant, environment): the released configs (the MadryLab/implementation-matters
-# configs/ folder, each merged over its base MuJoCo.json), as the README's "Released configurations"
-# section describes them. "-": the variant has no such option (PPO-M and TRPO have no optimization
+# One line per (variant, environment): the released configs (the configs/ folder of
+# MadryLab/implementation-matters, each merged over its base MuJoCo.json); where this code departs
+# from the released code, the README's "Deviations from the released code" says. "-": the variant has no such option (PPO-M and TRPO have no optimization
 # switches: their minimalism is absent lines of code).
 #   init: ortho = orthogonal init with layer scaling (--ortho-init), xavier = --no-ortho-init.
 #   reward_norm: returns = optimization 2 as in PPO (divide by the std of the discounted return);
