@@ -54,9 +54,11 @@ Options:
                     Table 2, is ppo_continuous.py with the surrogate clipping off)
   --envs "A B"      gymnasium environment ids (default: Hopper-v4 Walker2d-v4 Humanoid-v4, the
                     paper's models; -v5 are today's); an environment that is not one of the
-                    paper's three gets the Hopper settings
+                    paper's three gets the Hopper settings. Each must exist in gymnasium and
+                    have continuous actions, checked before anything starts
   --seeds "1 2"     seeds (default: 1 2 3)
-  --steps N         environment steps per run (default: 1000000)
+  --steps N         environment steps per run (default: 1000000), at least one iteration's
+                    batch (2048 steps, or the --num-steps given after --)
   --jobs N          runs in parallel, each on one thread (default: the number of cores)
   --out DIR         output folder: runs/ (TensorBoard), logs/, records/, table.md, *.png
                     (default: benchmark_runs, which git ignores; the committed results are in
@@ -624,6 +626,50 @@ wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits
 }
 
 # ------------------------------------------------------------------------------------------------
+# Before anything starts: the arguments that would fail every run, and one benchmark per DIR
+# ------------------------------------------------------------------------------------------------
+# Every environment id: one that gymnasium knows and can make, with continuous (Box) actions. One
+# interpreter for all of them: importing gymnasium is most of the cost, making an environment little.
+ENV_CHECK='
+import sys, warnings
+warnings.simplefilter("ignore")  # gymnasium deprecation notes about the -v4 environments
+try:
+    import gymnasium as gym
+except ImportError as error:
+    sys.exit(f"{sys.executable} cannot import gymnasium ({error})")
+for env_id in sys.argv[1:]:
+    try:
+        env = gym.make(env_id)
+    except Exception as error:
+        known = isinstance(error, gym.error.UnregisteredEnv)
+        what = "is not an environment of" if known else "cannot be made in"
+        sys.exit(f"{env_id} {what} gymnasium {gym.__version__} ({str(error).rstrip(chr(46))})")
+    space = env.action_space
+    env.close()
+    if not isinstance(space, gym.spaces.Box):
+        kind = type(space).__name__.lower()
+        sys.exit(f"{env_id} has {kind} actions ({space}); the variants need continuous ones (a Box action space)")
+'
+
+check_runs_can_start() { # one sentence and exit 2 for an environment or a step count no run could train on
+  local problem
+  problem="$("$PYTHON" -c "$ENV_CHECK" "${ENVS[@]}" 2>&1)" || die "$(tail -n 1 <<<"$problem")"
+  # At least one iteration's batch. The arguments after -- come last, so theirs win.
+  local batch="" steps="$STEPS" steps_flag=--steps args=("${COMMON[@]}" "${EXTRA_ARGS[@]}") i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --num-steps) batch="${args[i + 1]:-}" ;;
+      --num-steps=*) batch="${args[i]#*=}" ;;
+      --total-timesteps) steps="${args[i + 1]:-}" steps_flag=--total-timesteps ;;
+      --total-timesteps=*) steps="${args[i]#*=}" steps_flag=--total-timesteps ;;
+    esac
+  done
+  if is_count "$batch" && is_count "$steps" && ((steps < batch)); then
+    die "$steps_flag $steps is less than one iteration's batch of $batch steps, so no run would train; give at least $batch"
+  fi
+}
+
+# ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
 REPORT_CMD=("$PYTHON" "$SCRIPT_DIR/benchmark_report.py" --runs "$OUT/runs" --out "$OUT")
@@ -634,6 +680,7 @@ if ((!REPORT_ONLY)); then
   else
     NUM_TOTAL=$((${#VARIANTS[@]} * ${#ENVS[@]} * ${#SEEDS[@]}))
   fi
+  check_runs_can_start
   for env in "${ENVS[@]}"; do
     family="$(paper_family "$env")"
     if [[ "$family" != "${env%-v*}" ]]; then

@@ -268,6 +268,36 @@ def test_missing_script_is_an_error(bench_dir):
     assert result.returncode == 2 and "trpo.py does not exist" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--envs", "NoSuch-v9"], "NoSuch-v9 is not an environment of gymnasium "),
+        (["--envs", "Hopper-v5 Hopper-v9"], "Hopper-v9 is not an environment of gymnasium "),
+        (
+            ["--envs", "CartPole-v1"],
+            "CartPole-v1 has discrete actions (Discrete(2)); the variants need continuous ones (a Box action space)",
+        ),
+        (
+            ["--steps", "100"],
+            "--steps 100 is less than one iteration's batch of 2048 steps, so no run would train; give at least 2048",
+        ),
+        (["--steps", "4096", "--", "--total-timesteps", "1000"], "--total-timesteps 1000 is less than one iteration's"),
+    ],
+)
+@pytest.mark.parametrize("mode", [[], ["--slurm"]])
+def test_runs_that_cannot_train_are_refused_before_anything_starts(bench_dir, args, message, mode):
+    result = run_bench(bench_dir, *mode, "--variants", "trpo", "--seeds", "1", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"benchmark.sh: {message}") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""  # no note that it "gets the Hopper settings", no run started
+    assert not (bench_dir / "out").exists()  # nothing written, nothing submitted
+
+
+def test_steps_of_one_batch_given_after_the_separator_pass(bench_dir):
+    commands = dry_run(bench_dir, "--variants", "trpo", "--seeds", "1", "--steps", "1024", "--", "--num-steps", "1024")
+    assert len(commands) == 3 and commands[0][1]["num-steps"] == "1024"
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
     script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")  # PPO-NoClip runs PPO's
