@@ -20,12 +20,13 @@ script_of() {
 # Defaults: the paper's three environments in gymnasium's -v4 versions (the models of the paper's gym
 # -v2 on the new bindings), 3 seeds, 1M steps (the paper's 488 iterations x 2048 steps, rounded), one
 # job per core, into a folder that git ignores (the committed results in benchmark_results/ change
-# only when --out names them).
+# only when --out names them). The cores are the CPUs this process may use: nproc, but without the
+# OMP_NUM_THREADS (and OMP_THREAD_LIMIT) that it would honour, since each run gets one thread anyway.
 VARIANTS=()
 ENVS=(Hopper-v4 Walker2d-v4 Humanoid-v4)
 SEEDS=(1 2 3)
 STEPS=1000000
-JOBS="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
+JOBS="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
 OUT=benchmark_runs
 TIME_LIMIT_TERMINATES=0
 DRY_RUN=0
@@ -695,15 +696,13 @@ if ((!REPORT_ONLY)); then
       die "--slurm needs Slurm's sbatch, which is not on the PATH (on a cluster, run this on a login node)"
     [[ "$SLURM_PYTHON" == /* ]] || die "PYTHON=$PYTHON is not a command here"
   fi
-  if ((!DRY_RUN)); then
+  summary="benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}, $STEPS steps each,"
+  if ((SLURM)); then summary+=" into $OUT, on Slurm"; else summary+=" $JOBS at a time, into $OUT"; fi
+  if ((DRY_RUN)); then
+    echo "# $summary"
+  else
     mkdir -p "$LOGS" "$OUT/runs"
-    if ((SLURM)); then
-      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
-        "$STEPS steps each, into $OUT, on Slurm"
-    else
-      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
-        "$STEPS steps each, $JOBS at a time, into $OUT"
-    fi
+    echo "$summary"
   fi
 
   # Seeds outermost: the first pass fills every cell of the table, so even an interrupted benchmark

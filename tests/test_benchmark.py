@@ -298,6 +298,15 @@ def test_steps_of_one_batch_given_after_the_separator_pass(bench_dir):
     assert len(commands) == 3 and commands[0][1]["num-steps"] == "1024"
 
 
+def test_default_jobs_is_the_cores_whatever_omp_num_threads_says(bench_dir):
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1"}
+    command = ["bash", str(bench_dir / "benchmark.sh"), "--dry-run", "--out", str(bench_dir / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    cores = len(os.sched_getaffinity(0))  # the CPUs this process may use, as nproc counts them
+    assert f"1000000 steps each, {cores} at a time, into {bench_dir / 'out'}" in result.stdout
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
     script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")  # PPO-NoClip runs PPO's
