@@ -63,13 +63,15 @@ Options:
   --jobs N          runs in parallel, each on one thread (default: the number of cores)
   --out DIR         output folder: runs/ (TensorBoard), logs/, records/, table.md, *.png
                     (default: benchmark_runs, which git ignores; the committed results are in
-                    benchmark_results, and only --out benchmark_results writes there)
+                    benchmark_results, and only --out benchmark_results writes there). One
+                    benchmark at a time per DIR: a second one is refused while the first runs
   --time-limit-as-termination
                     treat the 1000-step time limit as a termination, as the released code
                     does, instead of bootstrapping the cut episode; the runs are named
                     VARIANT_tlterm, so they sit beside the default ones
   --dry-run         print every command, run nothing
-  --report-only     run no training, only the report on the logs already in DIR/runs
+  --report-only     run no training, only the report on the logs already in DIR/runs (also
+                    while a benchmark runs there: the report replaces its files whole)
   --ablation        the paper's Fig. 1 instead of Table 1: ppo_continuous with all 16 on/off
                     combinations of --clip-vloss, --scale-reward, --ortho-init and --anneal-lr
                     (everything else as released for each environment; unlike the paper, no
@@ -578,7 +580,10 @@ submitted: job array $array_id ($num_tasks runs, one CPU each), then the report 
   report:  $OUT/table.md; failed runs are listed at the end of $SLURM_LOGS/report-$report_id.out
   cancel:  scancel $array_id $report_id (the same command submits again what did not finish)
 EOF
-  if ((WAIT)); then wait_for_slurm "$array_id" "$report_id"; fi
+  if ((WAIT)); then
+    exec {LOCK_FD}>&- # the jobs are queued: from here on, refuse_runs_still_queued keeps them apart
+    wait_for_slurm "$array_id" "$report_id"
+  fi
 }
 
 still_queued() { # any of the given job ids still pending or running?
@@ -670,6 +675,30 @@ check_runs_can_start() { # one sentence and exit 2 for an environment or a step 
   fi
 }
 
+lock_out() { # holds a lock on DIR until this benchmark and every run it started have ended
+  local lock="$OUT/.benchmark.lock" holder
+  { exec {LOCK_FD}>>"$lock"; } 2>/dev/null || die "cannot write into $OUT"
+  if ! flock -n "$LOCK_FD"; then
+    sleep 0.1 # the first benchmark may have taken the lock and not yet written its PID
+    holder="$(cat "$lock" 2>/dev/null)"
+    # The runs inherit the lock: they hold it on if their benchmark was killed outright.
+    if [[ -n "$holder" ]] && ! ps -p "$holder" >/dev/null 2>&1; then holder="$holder, ended, but its runs go on"; fi
+    die "$OUT is in use by another benchmark (PID ${holder:-unknown}); wait for it to end, or give another --out"
+  fi
+  echo "$$" >"$lock"
+}
+
+refuse_while_slurm_runs() { # the local mode: runs submitted to Slurm on DIR and still queued write there too
+  [[ -f "$SLURM_DIR/submitted" ]] && command -v squeue >/dev/null || return 0
+  local line
+  while read -r -a line; do
+    if ((${#line[@]} >= 2)) && still_queued "${line[0]},${line[1]}"; then
+      die "$OUT has runs on Slurm, jobs ${line[0]} ${line[1]}, still queued or running;" \
+        "wait for them to end, or cancel them (scancel ${line[0]} ${line[1]}), then start again"
+    fi
+  done <"$SLURM_DIR/submitted"
+}
+
 # ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
@@ -701,6 +730,9 @@ if ((!REPORT_ONLY)); then
   if ((DRY_RUN)); then
     echo "# $summary"
   else
+    mkdir -p "$OUT" 2>/dev/null || die "cannot create $OUT"
+    lock_out
+    ((SLURM)) || refuse_while_slurm_runs
     mkdir -p "$LOGS" "$OUT/runs"
     echo "$summary"
   fi

@@ -307,6 +307,49 @@ def test_default_jobs_is_the_cores_whatever_omp_num_threads_says(bench_dir):
     assert f"1000000 steps each, {cores} at a time, into {bench_dir / 'out'}" in result.stdout
 
 
+def stand_in_python(folder):
+    """An interpreter for benchmark.sh that passes its environment check and runs each run as a sleep
+    of FAKE_RUN_SECONDS (exec'd, so that the benchmark's SIGTERM ends it)."""
+    python = folder / "python"
+    python.write_text('#!/bin/sh\ncase "$1" in -c) exit 0 ;; esac\nexec sleep "${FAKE_RUN_SECONDS:-0}"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_second_benchmark_on_the_same_out_is_refused(bench_dir):
+    out = bench_dir / "out"
+    one_run = ["--out", str(out), "--variants", "trpo", "--envs", "Hopper-v5", "--seeds", "1", "--steps", "2048"]
+    command = ["bash", str(bench_dir / "benchmark.sh"), *one_run]
+    env = os.environ | {"PYTHON": str(stand_in_python(bench_dir)), "FAKE_RUN_SECONDS": "60"}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in first.stdout:
+            if line.startswith("started  Hopper-v5__trpo__1"):
+                break
+        log = (out / "logs" / "Hopper-v5__trpo__1.log").read_text()
+        refusal = f"benchmark.sh: {out} is in use by another benchmark (PID {first.pid}); "
+        refusal += "wait for it to end, or give another --out\n"
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+        assert (second.returncode, second.stdout, second.stderr) == (2, "", refusal)
+        # A submission to Slurm would write into the same folder: refused alike (sbatch is never called).
+        fake_bin = bench_dir / "bin"
+        fake_bin.mkdir()
+        (fake_bin / "sbatch").write_text("#!/bin/sh\necho sbatch was called >&2\nexit 1\n")
+        (fake_bin / "sbatch").chmod(0o755)
+        slurm_env = env | {"PATH": f"{fake_bin}:{os.environ['PATH']}"}
+        slurm = subprocess.run([*command, "--slurm"], capture_output=True, text=True, timeout=60, env=slurm_env)
+        assert (slurm.returncode, slurm.stderr) == (2, refusal)
+        assert first.poll() is None and (out / "logs" / "Hopper-v5__trpo__1.log").read_text() == log
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+    # The lock ended with the first benchmark: the same command runs now.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env | {"FAKE_RUN_SECONDS": "0"})
+    assert again.returncode == 0, again.stderr
+    assert "finished Hopper-v5__trpo__1" in again.stdout
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
     script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")  # PPO-NoClip runs PPO's
