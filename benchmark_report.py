@@ -308,10 +308,22 @@ def run_from_events(path, env_id, exp_name, seed):
         return np.array([p.step for p in points], dtype=np.int64), np.array([p.value for p in points])
 
     episode_steps, episode_returns = scalars("charts/episodic_return")
+    logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
+    # Every column is as long as the last iteration: a step outside the run's iterations (past the
+    # planned ones or, without them, past one iteration per point, as the scripts log every iteration)
+    # is not the run's, and would size the columns by itself.
+    planned = int(hparams["num_iterations"]) if hparams.get("num_iterations", "").isdigit() else None
+    every_step = np.concatenate([episode_steps, *(steps for steps, _ in logged.values())])
+    limit = planned if planned is not None else len(every_step)
+    if len(every_step) and (every_step.min() < 1 or iteration_of(every_step.max(), batch_size) > limit):
+        bad = every_step.min() if every_step.min() < 1 else every_step.max()
+        what = (
+            f"its {limit} planned iterations" if planned is not None else f"{limit} iterations (one per point logged)"
+        )
+        raise ValueError(f"a point at step {bad} lies outside {what} of {batch_size} steps")
     with_episodes, means = iteration_means(episode_steps, episode_returns, batch_size)
     counts = np.unique(iteration_of(episode_steps, batch_size), return_counts=True)[1]
     # The per-iteration tags are logged at the iteration's last global step, k * batch_size.
-    logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
     logged = {column: (iteration_of(steps, batch_size), values) for column, (steps, values) in logged.items()}
     last = max([0, *with_episodes, *(i for iterations, _ in logged.values() for i in iterations)])
     columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
@@ -323,7 +335,6 @@ def run_from_events(path, env_id, exp_name, seed):
     def number(key):
         return float(hparams[key]) if re.fullmatch(r"[0-9.eE+-]+", hparams.get(key, "")) else None
 
-    planned = number("num_iterations")
     return Run(
         env_id,
         exp_name,
@@ -331,27 +342,31 @@ def run_from_events(path, env_id, exp_name, seed):
         Path(path).name,
         batch_size,
         assumed,
-        int(planned) if planned is not None else None,
+        planned,
         number("max_kl"),
         number("clip_coef"),
         columns,
     )
 
 
-def load_runs(runs_dir, terminal_notes):
+def load_runs(runs_dir, skipped):
     """Every run under runs_dir, from its event files; of several folders for one (env, name, seed),
-    the newest."""
+    the newest. What is left out, and why, goes to skipped."""
     folders = defaultdict(list)  # (env_id, exp_name, seed) -> [(unix_time, path)]
     for path in sorted(p for p in Path(runs_dir).iterdir() if p.is_dir()):
         parsed = parse_run_name(path.name)
         if parsed is None or not any(path.glob("events.out.tfevents.*")):
-            terminal_notes.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
+            skipped.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
             continue
         env_id, exp_name, seed, unix_time = parsed
         folders[env_id, exp_name, seed].append((unix_time, path))
     runs = []
     for key, candidates in sorted(folders.items()):
-        run = run_from_events(max(candidates)[1], *key)
+        try:
+            run = run_from_events(max(candidates)[1], *key)
+        except ValueError as error:
+            skipped.append(f"skipped `{max(candidates)[1].name}`: {error}")
+            continue
         if len(candidates) > 1:
             # benchmark.sh clears an interrupted attempt before it runs the seed again; a folder
             # of scripts run by hand may still hold several.
@@ -390,38 +405,63 @@ def write_record(run, path):
 
 
 def read_record(path):
-    """A Run from its record, the inverse of write_record."""
+    """A Run from its record, the inverse of write_record. The record is checked as a whole, and a
+    ValueError says what does not hold: its run named and stored under that name (one record per run),
+    its constants, its header, one row per iteration 1, 2, ... at global step iteration * batch_size,
+    numbers, and an episode count wherever there is a return. So its columns are as long as its rows,
+    and nothing in it can size anything beyond its own length."""
     constants, notes, rows = {}, [], []
     with Path(path).open() as f:
         for line in f:
             if line.startswith("# note: "):
                 notes.append(line[len("# note: ") :].rstrip("\n"))
             elif line.startswith("# run="):
-                constants = dict(item.split("=", 1) for item in line[2:].split())
-            elif not line.startswith("#"):
+                constants = dict(item.split("=", 1) for item in line[2:].split() if "=" in item)
+            elif line.strip() and not line.startswith("#"):
                 rows.append(line)
     if "run" not in constants or parse_run_name(constants["run"]) is None:
-        raise ValueError(f"{path} has no `# run=...` line naming its run")
-    table = list(csv.DictReader(rows))
-    last = max((int(row["iteration"]) for row in table), default=0)
-    columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
-    for row in table:
-        for name in columns:
-            if row[name]:
-                columns[name][int(row["iteration"]) - 1] = float(row[name])
+        raise ValueError("no `# run=...` line naming its run")
+    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
+    if Path(path).stem != f"{env_id}__{exp_name}__{seed}":
+        raise ValueError(f"it holds the run {constants['run']}, whose record is {env_id}__{exp_name}__{seed}.csv")
+    for key, valid in (
+        ("batch_size", r"[1-9][0-9]*"),
+        ("batch_size_assumed", "[01]"),
+        ("planned_iterations", "[0-9]*"),
+    ):
+        if not re.fullmatch(valid, constants.get(key, "")):
+            raise ValueError(f"{key}={constants.get(key, '')!r} in its `# run=` line")
+    batch_size = int(constants["batch_size"])
+    table = list(csv.reader(rows))
+    if not table or table[0] != RECORD_COLUMNS:
+        raise ValueError(f"its header is not {','.join(RECORD_COLUMNS)}")
+    columns = {name: np.full(len(table) - 1, np.nan) for name in RECORD_COLUMNS[2:]}
+    for i, row in enumerate(table[1:]):
+        iteration = i + 1
+        if row[:2] != [str(iteration), str(iteration * batch_size)] or len(row) != len(RECORD_COLUMNS):
+            raise ValueError(
+                f"its row {iteration} is not iteration {iteration} at global step {iteration * batch_size} with "
+                f"{len(RECORD_COLUMNS)} fields, but `{','.join(row)[:60]}`"
+            )
+        for name, text in zip(RECORD_COLUMNS[2:], row[2:], strict=True):
+            if text:
+                columns[name][i] = float(text)  # a ValueError if it is no number
+    returns, episodes = columns["mean_return"], columns["episodes"]
+    counted = episodes[~np.isnan(episodes)]
+    if np.any(np.isnan(returns) != np.isnan(episodes)) or np.any((counted % 1 != 0) | (counted < 1)):
+        raise ValueError("a mean return without its number of episodes (a whole number, 1 or more), or the reverse")
 
     def optional(key, kind):
         return kind(float(constants[key])) if constants.get(key) else None
 
-    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
     return Run(
         env_id,
         exp_name,
         seed,
         constants["run"],
-        int(constants["batch_size"]),
+        batch_size,
         constants["batch_size_assumed"] == "1",
-        optional("planned_iterations", int),
+        int(constants["planned_iterations"]) if constants.get("planned_iterations") else None,
         optional("max_kl", float),
         optional("clip_coef", float),
         columns,
@@ -429,13 +469,13 @@ def read_record(path):
     )
 
 
-def load_records(records_dir, terminal_notes):
+def load_records(records_dir, skipped):
     runs = []
     for path in sorted(Path(records_dir).glob("*.csv")):
         try:
             runs.append(read_record(path))
-        except (ValueError, KeyError) as error:
-            terminal_notes.append(f"skipped {path}: not a record ({error})")
+        except ValueError as error:  # a UnicodeDecodeError too
+            skipped.append(f"skipped the record `{path.name}`: {error}")
     return sorted(runs, key=lambda r: (r.env_id, r.exp_name, r.seed))
 
 
@@ -985,8 +1025,10 @@ def main(args):
     source = args.runs if args.runs is not None else args.records
     if not source.is_dir():
         sys.exit(f"benchmark_report.py: there is no folder at {source}")
-    terminal_notes = []
-    runs = load_runs(source, terminal_notes) if args.runs is not None else load_records(source, terminal_notes)
+    terminal_notes, skipped = [], []  # skipped: runs left out, and why, on the terminal and in table.md
+    runs = load_runs(source, skipped) if args.runs is not None else load_records(source, skipped)
+    for note in skipped:
+        print(f"note: {note}", file=sys.stderr)
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -998,6 +1040,7 @@ def main(args):
     notes = run_notes(runs)
     for note in terminal_notes + notes:
         print(f"note: {note}", file=sys.stderr)
+    notes = skipped + notes
     runs = [run for run in runs if len(run.iterations)]
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")

@@ -755,6 +755,124 @@ def test_committed_table_regenerates_from_committed_records(tmp_path):
 
 
 # ==================================================================================================
+# The report on what it should not trust: broken records and event files, Ctrl-C, a full disk
+# ==================================================================================================
+def record_text(run="Hopper-v5__trpo__1__1700000000", iterations=3, batch_size=BATCH):
+    """A record as write_record writes it: every iteration with two episodes and TRPO's columns."""
+    lines = [
+        f"# Per-iteration record of the run {run}, written by hand.",
+        f"# run={run} batch_size={batch_size} batch_size_assumed=0 planned_iterations={iterations} "
+        "max_kl=0.02 clip_coef=",
+        ",".join(report.RECORD_COLUMNS),
+    ]
+    lines += [f"{k},{k * batch_size},{100 + k},2,0.01,1.1,1,1,0.1,0.1,0.01" for k in range(1, iterations + 1)]
+    return "\n".join(lines) + "\n"
+
+
+GOOD = record_text()
+ROWS = GOOD.splitlines(keepends=True)  # two comment lines, the header, iterations 1, 2, 3
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        # One line with a huge iteration number once made the report allocate ~20 GB.
+        (
+            "huge iteration",
+            "".join(ROWS[:3]) + "300000000,0,5,5,,,,,,,\n",
+            "its row 1 is not iteration 1 at global step 2048",
+        ),
+        ("a gap", "".join(ROWS[:4] + ROWS[5:]), "its row 2 is not iteration 2 at global step 4096"),
+        ("a duplicate row", "".join(ROWS[:5] + ROWS[4:]), "its row 3 is not iteration 3 at global step 6144"),
+        ("another step", GOOD.replace("2,4096,", "2,4000,"), "its row 2 is not iteration 2"),
+        (
+            "a short row",
+            GOOD.replace(",0.01\n", "\n", 1),
+            "its row 1 is not iteration 1 at global step 2048 with 11 fields",
+        ),
+        ("another header", GOOD.replace("mean_return,", "return,"), "its header is not iteration,global_step,"),
+        ("no run line", "".join(ROWS[:1] + ROWS[2:]), "no `# run=...` line naming its run"),
+        ("a run name without a seed", GOOD.replace("trpo__1__", "trpo__x__"), "no `# run=...` line naming its run"),
+        ("no batch size", GOOD.replace("batch_size=2048", "batch_size=0"), "batch_size='0' in its `# run=` line"),
+        ("huge planned", GOOD.replace("planned_iterations=3", "planned_iterations=1e999"), "planned_iterations="),
+        ("a word", GOOD.replace(",102,", ",many,"), "could not convert string to float: 'many'"),
+        (
+            "a return without episodes",
+            GOOD.replace(",102,2,", ",102,,"),
+            "a mean return without its number of episodes",
+        ),
+        ("half an episode", GOOD.replace(",102,2,", ",102,1.5,"), "a mean return without its number of episodes"),
+    ],
+)
+def test_a_record_that_does_not_hold_is_skipped_with_a_note(tmp_path, name, text, message):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "Hopper-v5__trpo__1.csv").write_text(text)
+    (records / "Hopper-v5__trpo__2.csv").write_text(GOOD.replace("trpo__1__", "trpo__2__"))
+    skipped = []
+    runs = report.load_records(records, skipped)
+    assert [run.key for run in runs] == ["Hopper-v5__trpo__2"]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped the record `Hopper-v5__trpo__1.csv`: "), skipped
+    assert message in skipped[0]
+
+
+def test_a_record_cannot_make_the_report_grow_beyond_its_size(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "Hopper-v5__trpo__1.csv"
+    path.write_text("".join(ROWS[:3]) + "300000000,0,5,5,,,,,,,\n")
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="its row 1 is not iteration 1"):
+        report.read_record(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1_000_000  # bytes; the record's own length sizes the columns, not its numbers
+
+
+def test_skipped_records_and_runs_are_noted_on_the_terminal_and_in_table_md(tmp_path, capsys):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "Hopper-v5__trpo__1.csv").write_text(GOOD)
+    # A copy of a record under another name would be a second seed: one record per run.
+    (records / "Hopper-v5__trpo__1 (copy).csv").write_text(GOOD)
+    second = record_text(run="Hopper-v5__trpo__2__1700000000").splitlines(keepends=True)
+    (records / "Hopper-v5__trpo__2.csv").write_text("".join(second[:3]) + "300000000,0,5,5,,,,,,,\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    copy = (
+        "skipped the record `Hopper-v5__trpo__1 (copy).csv`: it holds the run Hopper-v5__trpo__1__1700000000, "
+        "whose record is Hopper-v5__trpo__1.csv"
+    )
+    huge = "skipped the record `Hopper-v5__trpo__2.csv`: its row 1 is not iteration 1 at global step 2048"
+    terminal = capsys.readouterr().err
+    table = (tmp_path / "out" / "table.md").read_text()
+    for note in (copy, huge):
+        assert f"note: {note}" in terminal
+        assert f"- {note}" in table
+    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "103 [103, 103] (n=1)"
+
+
+def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    runs = tmp_path / "runs"
+    write_fake_run(runs, "Hopper-v5", "trpo", 1, 700, planned=ITERATIONS)
+    write_fake_run(runs, "Hopper-v5", "trpo", 2, 700, planned=ITERATIONS)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 700)  # no planned iterations: one per point at most
+    for seed in (2, 3):
+        writer = SummaryWriter(str(runs / f"Hopper-v5__trpo__{seed}__1700000000"))
+        writer.add_scalar("trust_region/mean_kl", 0.1, 300_000_000 * BATCH)
+        writer.close()
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    table = (tmp_path / "out" / "table.md").read_text()
+    step = 300_000_000 * BATCH
+    assert f"- skipped `Hopper-v5__trpo__2__1700000000`: a point at step {step} lies outside its 12 planned " in table
+    # 12 iterations of 9 points (2 episodes, 7 per-iteration tags), and the one too far.
+    what = f"a point at step {step} lies outside 109 iterations (one per point logged) of 2048 steps"
+    assert f"- skipped `Hopper-v5__trpo__3__1700000000`: {what}" in table
+    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
+
+
+# ==================================================================================================
 # A tiny real benchmark
 # ==================================================================================================
 @pytest.mark.skipif(len(PRESENT) < 2, reason="needs two variant scripts, not written yet")
