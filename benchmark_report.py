@@ -23,7 +23,9 @@ authors' released code; there are no separate evaluation episodes.
 """
 
 import csv
+import errno
 import math
+import os
 import re
 import sys
 from collections import defaultdict
@@ -401,7 +403,7 @@ def write_record(run, path):
             value = run.columns[name][i]
             row.append("" if np.isnan(value) else f"{value:.{SIGNIFICANT_DIGITS}g}")
         lines.append(",".join(row))
-    Path(path).write_text("\n".join(lines) + "\n")
+    staged(path).write_text("\n".join(lines) + "\n")
 
 
 def read_record(path):
@@ -488,6 +490,19 @@ def write_records(runs, records_dir, terminal_notes):
     for stale in sorted(set(records_dir.glob("*.csv")) - set(written)):
         terminal_notes.append(f"{stale} is not one of these runs (left from an earlier report?)")
     return written
+
+
+# Each file of the report is written under a temporary name beside its own, and main renames them all
+# over their own names only once every one is written: an interrupted or failed report (Ctrl-C, a full
+# disk) leaves the previous report whole, and two reports at once each leave a whole one.
+STAGED = []  # (temporary, final) paths of the report being written
+
+
+def staged(path):
+    """The temporary name to write instead of path, in the same folder so that the rename is atomic."""
+    path = Path(path)
+    STAGED.append((path.with_name(f".{path.name}.{os.getpid()}.tmp"), path))
+    return STAGED[-1][0]
 
 
 def load_paper_table(path):
@@ -807,7 +822,7 @@ def write_table_md(runs, paper, notes, path):
     parts.append("## Per run\n\n" + per_run_table(runs))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
-    Path(path).write_text("\n".join(part for part in parts if part) + "\n")
+    staged(path).write_text("\n".join(part for part in parts if part) + "\n")
 
 
 # ==================================================================================================
@@ -881,7 +896,7 @@ def plot_learning_curves(runs, out):
         handles = ax.get_legend_handles_labels()[0] + how_to_read()
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
         written.append(Path(out) / f"curves_{env}.png")
-        fig.savefig(written[-1], dpi=120)
+        fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
 
 
@@ -931,7 +946,7 @@ def plot_trust_region(runs, out):
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
         ax_kl.set_xlabel("")
         written.append(Path(out) / f"trust_region_{env}.png")
-        fig.savefig(written[-1], dpi=120)
+        fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
 
 
@@ -991,7 +1006,7 @@ def write_ablation(runs, out):
             rows.append(row)
         parts.append(f"## {AGGREGATES[kind]}: on minus off\n\n" + markdown_table(["switch", *envs], rows))
     parts.append(combinations_table(runs, envs))
-    Path(out, "ablation.md").write_text("\n".join(parts) + "\n")
+    staged(Path(out, "ablation.md")).write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
 
     # As in Fig. 1: per switch, the fraction of runs that reached at least a given return (1 - CDF),
@@ -1012,7 +1027,7 @@ def write_ablation(runs, out):
         axes[0].set_ylabel("fraction of runs reaching it")
         fig.suptitle(f"{env}: ablation of ppo_continuous")
         written.append(Path(out) / f"ablation_{env}.png")
-        fig.savefig(written[-1], dpi=120)
+        fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
 
 
@@ -1020,6 +1035,18 @@ def write_ablation(runs, out):
 # Main
 # ==================================================================================================
 def main(args):
+    """The report, its files renamed into place only once all are written (see staged)."""
+    try:
+        write_report(args)
+        for temporary, final in STAGED:
+            os.replace(temporary, final)
+    finally:
+        for temporary, _ in STAGED:
+            temporary.unlink(missing_ok=True)
+        STAGED.clear()
+
+
+def write_report(args):
     if (args.runs is None) == (args.records is None):
         sys.exit("benchmark_report.py: give one of --runs (event files) and --records (per-run records)")
     source = args.runs if args.runs is not None else args.records
@@ -1063,4 +1090,13 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    args = tyro.cli(Args)
+    try:
+        main(args)
+    except KeyboardInterrupt:
+        print(f"Ctrl-C: aborted; the report in {args.out} is as it was", file=sys.stderr)
+        sys.exit(130)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            sys.exit(f"benchmark_report.py: {error.strerror}: {error.filename}; the report in {args.out} is as it was")
+        sys.exit(f"benchmark_report.py: the disk of {args.out} is full; the report there is as it was")

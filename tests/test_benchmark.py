@@ -872,6 +872,78 @@ def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
     assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
 
 
+def report_files(out):
+    """{path: bytes} of every file of a report, temporary ones included."""
+    return {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+
+
+def test_ctrl_c_during_the_report_is_one_line_exit_130_and_leaves_the_previous_report(tmp_path):
+    import signal
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    write_fake_runs(runs)
+    report.main(report.Args(runs=runs, out=out, paper_table=tmp_path / "absent.csv"))
+    before = report_files(out)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 900)  # something new to report
+    # Ctrl-C as the first figure is saved, after the records and table.md were written.
+    code = (
+        "import os, runpy, signal, sys\n"
+        "from matplotlib.figure import Figure\n"
+        "Figure.savefig = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGINT)\n"
+        f"sys.argv = ['benchmark_report.py', '--runs', {str(runs)!r}, '--out', {str(out)!r}]\n"
+        f"runpy.run_path({str(ROOT / 'benchmark_report.py')!r}, run_name='__main__')\n"
+    )
+    interrupted = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would start it
+    )
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert interrupted.stderr.splitlines()[-1] == f"Ctrl-C: aborted; the report in {out} is as it was"
+    assert "Traceback" not in interrupted.stderr
+    assert report_files(out) == before  # no file changed, none added, no temporary one left
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs: a disk that fills up. Mounting it needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("a small tmpfs as a full disk needs root to mount it")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_full_disk_report_is_one_sentence_and_leaves_the_previous_report(tmp_path, small_disk):
+    runs, out = tmp_path / "runs", small_disk / "out"
+    write_fake_runs(runs)
+    report.main(report.Args(runs=runs, out=out, paper_table=tmp_path / "absent.csv"))
+    before = report_files(out)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 900)
+    # Fill the disk but for 64 KiB: the records and table.md fit, the first figure does not.
+    largest_figure = max(len(data) for path, data in before.items() if path.suffix == ".png")
+    assert largest_figure > 64 * 1024
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    (small_disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+    command = [sys.executable, str(ROOT / "benchmark_report.py"), "--runs", str(runs), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert (
+        result.stderr.splitlines()[-1]
+        == f"benchmark_report.py: the disk of {out} is full; the report there is as it was"
+    )
+    assert "Traceback" not in result.stderr
+    assert report_files(out) == before
+
+
 # ==================================================================================================
 # A tiny real benchmark
 # ==================================================================================================
