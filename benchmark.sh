@@ -20,12 +20,13 @@ script_of() {
 # Defaults: the paper's three environments in gymnasium's -v4 versions (the models of the paper's gym
 # -v2 on the new bindings), 3 seeds, 1M steps (the paper's 488 iterations x 2048 steps, rounded), one
 # job per core, into a folder that git ignores (the committed results in benchmark_results/ change
-# only when --out names them).
+# only when --out names them). The cores are the CPUs this process may use: nproc, but without the
+# OMP_NUM_THREADS (and OMP_THREAD_LIMIT) that it would honour, since each run gets one thread anyway.
 VARIANTS=()
 ENVS=(Hopper-v4 Walker2d-v4 Humanoid-v4)
 SEEDS=(1 2 3)
 STEPS=1000000
-JOBS="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
+JOBS="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
 OUT=benchmark_runs
 TIME_LIMIT_TERMINATES=0
 DRY_RUN=0
@@ -54,19 +55,23 @@ Options:
                     Table 2, is ppo_continuous.py with the surrogate clipping off)
   --envs "A B"      gymnasium environment ids (default: Hopper-v4 Walker2d-v4 Humanoid-v4, the
                     paper's models; -v5 are today's); an environment that is not one of the
-                    paper's three gets the Hopper settings
+                    paper's three gets the Hopper settings. Each must exist in gymnasium and
+                    have continuous actions, checked before anything starts
   --seeds "1 2"     seeds (default: 1 2 3)
-  --steps N         environment steps per run (default: 1000000)
+  --steps N         environment steps per run (default: 1000000), at least one iteration's
+                    batch (2048 steps, or the --num-steps given after --)
   --jobs N          runs in parallel, each on one thread (default: the number of cores)
   --out DIR         output folder: runs/ (TensorBoard), logs/, records/, table.md, *.png
                     (default: benchmark_runs, which git ignores; the committed results are in
-                    benchmark_results, and only --out benchmark_results writes there)
+                    benchmark_results, and only --out benchmark_results writes there). One
+                    benchmark at a time per DIR: a second one is refused while the first runs
   --time-limit-as-termination
                     treat the 1000-step time limit as a termination, as the released code
                     does, instead of bootstrapping the cut episode; the runs are named
                     VARIANT_tlterm, so they sit beside the default ones
   --dry-run         print every command, run nothing
-  --report-only     run no training, only the report on the logs already in DIR/runs
+  --report-only     run no training, only the report on the logs already in DIR/runs (also
+                    while a benchmark runs there: the report replaces its files whole)
   --ablation        the paper's Fig. 1 instead of Table 1: ppo_continuous with all 16 on/off
                     combinations of --clip-vloss, --scale-reward, --ortho-init and --anneal-lr
                     (everything else as released for each environment; unlike the paper, no
@@ -204,9 +209,9 @@ COMMON=(--num-steps 2048 --gamma 0.99 --norm-obs --tanh --save-model)
 TRPO_COMMON=(--cg-iters 10 --cg-damping 0.1 --fisher-fraction 0.1 --max-backtracks 10
   --accept-ratio 0.1)
 
-# One line per (variant, environment): the released configs (the MadryLab/implementation-matters
-# configs/ folder, each merged over its base MuJoCo.json), as the README's "Released configurations"
-# section describes them. "-": the variant has no such option (PPO-M and TRPO have no optimization
+# One line per (variant, environment): the released configs (the configs/ folder of
+# MadryLab/implementation-matters, each merged over its base MuJoCo.json); where this code departs
+# from the released code, the README's "Deviations from the released code" says. "-": the variant has no such option (PPO-M and TRPO have no optimization
 # switches: their minimalism is absent lines of code).
 #   init: ortho = orthogonal init with layer scaling (--ortho-init), xavier = --no-ortho-init.
 #   reward_norm: returns = optimization 2 as in PPO (divide by the std of the discounted return);
@@ -575,7 +580,10 @@ submitted: job array $array_id ($num_tasks runs, one CPU each), then the report 
   report:  $OUT/table.md; failed runs are listed at the end of $SLURM_LOGS/report-$report_id.out
   cancel:  scancel $array_id $report_id (the same command submits again what did not finish)
 EOF
-  if ((WAIT)); then wait_for_slurm "$array_id" "$report_id"; fi
+  if ((WAIT)); then
+    exec {LOCK_FD}>&- # the jobs are queued: from here on, refuse_runs_still_queued keeps them apart
+    wait_for_slurm "$array_id" "$report_id"
+  fi
 }
 
 still_queued() { # any of the given job ids still pending or running?
@@ -624,6 +632,78 @@ wait_for_slurm() { # $1 the array, $2 the report job: waits for both, then exits
 }
 
 # ------------------------------------------------------------------------------------------------
+# Before anything starts: the arguments that would fail every run, and one benchmark per DIR
+# ------------------------------------------------------------------------------------------------
+# Every environment id: one that gymnasium knows and can make, with continuous (Box) actions. One
+# interpreter for all of them: importing gymnasium is most of the cost, making an environment little.
+ENV_CHECK='
+import sys, warnings
+warnings.simplefilter("ignore")  # gymnasium deprecation notes about the -v4 environments
+try:
+    import gymnasium as gym
+except ImportError as error:
+    sys.exit(f"{sys.executable} cannot import gymnasium ({error})")
+for env_id in sys.argv[1:]:
+    try:
+        env = gym.make(env_id)
+    except Exception as error:
+        known = isinstance(error, gym.error.UnregisteredEnv)
+        what = "is not an environment of" if known else "cannot be made in"
+        sys.exit(f"{env_id} {what} gymnasium {gym.__version__} ({str(error).rstrip(chr(46))})")
+    space = env.action_space
+    env.close()
+    if not isinstance(space, gym.spaces.Box):
+        kind = type(space).__name__.lower()
+        sys.exit(f"{env_id} has {kind} actions ({space}); the variants need continuous ones (a Box action space)")
+'
+
+check_runs_can_start() { # one sentence and exit 2 for an environment or a step count no run could train on
+  local problem
+  problem="$("$PYTHON" -c "$ENV_CHECK" "${ENVS[@]}" 2>&1)" || die "$(tail -n 1 <<<"$problem")"
+  # At least one iteration's batch. The arguments after -- come last, so theirs win.
+  local batch="" steps="$STEPS" steps_flag=--steps args=("${COMMON[@]}" "${EXTRA_ARGS[@]}") i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --num-steps) batch="${args[i + 1]:-}" ;;
+      --num-steps=*) batch="${args[i]#*=}" ;;
+      --total-timesteps) steps="${args[i + 1]:-}" steps_flag=--total-timesteps ;;
+      --total-timesteps=*) steps="${args[i]#*=}" steps_flag=--total-timesteps ;;
+    esac
+  done
+  if is_count "$batch" && is_count "$steps" && ((steps < batch)); then
+    die "$steps_flag $steps is less than one iteration's batch of $batch steps, so no run would train; give at least $batch"
+  fi
+}
+
+lock_out() { # holds a lock on DIR until this benchmark and every run it started have ended
+  local lock="$OUT/.benchmark.lock" holder
+  if ! command -v flock >/dev/null; then # util-linux; on macOS: brew install flock
+    echo "note: flock is not installed, so nothing keeps a second benchmark out of $OUT" >&2
+    return 0
+  fi
+  { exec {LOCK_FD}>>"$lock"; } 2>/dev/null || die "cannot write into $OUT"
+  if ! flock -n "$LOCK_FD"; then
+    sleep 0.1 # the first benchmark may have taken the lock and not yet written its PID
+    holder="$(cat "$lock" 2>/dev/null)"
+    # The runs inherit the lock: they hold it on if their benchmark was killed outright.
+    if [[ -n "$holder" ]] && ! ps -p "$holder" >/dev/null 2>&1; then holder="$holder, ended, but its runs go on"; fi
+    die "$OUT is in use by another benchmark (PID ${holder:-unknown}); wait for it to end, or give another --out"
+  fi
+  echo "$$" >"$lock"
+}
+
+refuse_while_slurm_runs() { # the local mode: runs submitted to Slurm on DIR and still queued write there too
+  [[ -f "$SLURM_DIR/submitted" ]] && command -v squeue >/dev/null || return 0
+  local line
+  while read -r -a line; do
+    if ((${#line[@]} >= 2)) && still_queued "${line[0]},${line[1]}"; then
+      die "$OUT has runs on Slurm, jobs ${line[0]} ${line[1]}, still queued or running;" \
+        "wait for them to end, or cancel them (scancel ${line[0]} ${line[1]}), then start again"
+    fi
+  done <"$SLURM_DIR/submitted"
+}
+
+# ------------------------------------------------------------------------------------------------
 # Main
 # ------------------------------------------------------------------------------------------------
 REPORT_CMD=("$PYTHON" "$SCRIPT_DIR/benchmark_report.py" --runs "$OUT/runs" --out "$OUT")
@@ -634,6 +714,7 @@ if ((!REPORT_ONLY)); then
   else
     NUM_TOTAL=$((${#VARIANTS[@]} * ${#ENVS[@]} * ${#SEEDS[@]}))
   fi
+  check_runs_can_start
   for env in "${ENVS[@]}"; do
     family="$(paper_family "$env")"
     if [[ "$family" != "${env%-v*}" ]]; then
@@ -648,15 +729,16 @@ if ((!REPORT_ONLY)); then
       die "--slurm needs Slurm's sbatch, which is not on the PATH (on a cluster, run this on a login node)"
     [[ "$SLURM_PYTHON" == /* ]] || die "PYTHON=$PYTHON is not a command here"
   fi
-  if ((!DRY_RUN)); then
+  summary="benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}, $STEPS steps each,"
+  if ((SLURM)); then summary+=" into $OUT, on Slurm"; else summary+=" $JOBS at a time, into $OUT"; fi
+  if ((DRY_RUN)); then
+    echo "# $summary"
+  else
+    mkdir -p "$OUT" 2>/dev/null || die "cannot create $OUT"
+    lock_out
+    ((SLURM)) || refuse_while_slurm_runs
     mkdir -p "$LOGS" "$OUT/runs"
-    if ((SLURM)); then
-      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
-        "$STEPS steps each, into $OUT, on Slurm"
-    else
-      echo "benchmark: $NUM_TOTAL runs of ${VARIANTS[*]} on ${ENVS[*]}, seeds ${SEEDS[*]}," \
-        "$STEPS steps each, $JOBS at a time, into $OUT"
-    fi
+    echo "$summary"
   fi
 
   # Seeds outermost: the first pass fills every cell of the table, so even an interrupted benchmark

@@ -25,6 +25,7 @@ evaluation episodes. The paper's claims are judged by one rule, report_stats.VER
 """
 
 import csv
+import errno
 import math
 import os
 import re
@@ -304,10 +305,22 @@ def run_from_events(path, env_id, exp_name, seed):
         return np.array([p.step for p in points], dtype=np.int64), np.array([p.value for p in points])
 
     episode_steps, episode_returns = scalars("charts/episodic_return")
+    logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
+    # Every column is as long as the last iteration: a step outside the run's iterations (past the
+    # planned ones or, without them, past one iteration per point, as the scripts log every iteration)
+    # is not the run's, and would size the columns by itself.
+    planned = int(hparams["num_iterations"]) if hparams.get("num_iterations", "").isdigit() else None
+    every_step = np.concatenate([episode_steps, *(steps for steps, _ in logged.values())])
+    limit = planned if planned is not None else len(every_step)
+    if len(every_step) and (every_step.min() < 1 or iteration_of(every_step.max(), batch_size) > limit):
+        bad = every_step.min() if every_step.min() < 1 else every_step.max()
+        what = (
+            f"its {limit} planned iterations" if planned is not None else f"{limit} iterations (one per point logged)"
+        )
+        raise ValueError(f"a point at step {bad} lies outside {what} of {batch_size} steps")
     with_episodes, means = iteration_means(episode_steps, episode_returns, batch_size)
     counts = np.unique(iteration_of(episode_steps, batch_size), return_counts=True)[1]
     # The per-iteration tags are logged at the iteration's last global step, k * batch_size.
-    logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
     logged = {column: (iteration_of(steps, batch_size), values) for column, (steps, values) in logged.items()}
     last = max([0, *with_episodes, *(i for iterations, _ in logged.values() for i in iterations)])
     columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
@@ -319,7 +332,6 @@ def run_from_events(path, env_id, exp_name, seed):
     def number(key):
         return float(hparams[key]) if re.fullmatch(r"[0-9.eE+-]+", hparams.get(key, "")) else None
 
-    planned = number("num_iterations")
     return Run(
         env_id,
         exp_name,
@@ -327,27 +339,31 @@ def run_from_events(path, env_id, exp_name, seed):
         Path(path).name,
         batch_size,
         assumed,
-        int(planned) if planned is not None else None,
+        planned,
         number("max_kl"),
         number("clip_coef"),
         columns,
     )
 
 
-def load_runs(runs_dir, terminal_notes):
+def load_runs(runs_dir, skipped):
     """Every run under runs_dir, from its event files; of several folders for one (env, name, seed),
-    the newest."""
+    the newest. What is left out, and why, goes to skipped."""
     folders = defaultdict(list)  # (env_id, exp_name, seed) -> [(unix_time, path)]
     for path in sorted(p for p in Path(runs_dir).iterdir() if p.is_dir()):
         parsed = parse_run_name(path.name)
         if parsed is None or not any(path.glob("events.out.tfevents.*")):
-            terminal_notes.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
+            skipped.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
             continue
         env_id, exp_name, seed, unix_time = parsed
         folders[env_id, exp_name, seed].append((unix_time, path))
     runs = []
     for key, candidates in sorted(folders.items()):
-        run = run_from_events(max(candidates)[1], *key)
+        try:
+            run = run_from_events(max(candidates)[1], *key)
+        except ValueError as error:
+            skipped.append(f"skipped `{max(candidates)[1].name}`: {error}")
+            continue
         if len(candidates) > 1:
             # benchmark.sh clears an interrupted attempt before it runs the seed again; a folder
             # of scripts run by hand may still hold several.
@@ -382,42 +398,67 @@ def write_record(run, path):
             value = run.columns[name][i]
             row.append("" if np.isnan(value) else f"{value:.{SIGNIFICANT_DIGITS}g}")
         lines.append(",".join(row))
-    Path(path).write_text("\n".join(lines) + "\n")
+    staged(path).write_text("\n".join(lines) + "\n")
 
 
 def read_record(path):
-    """A Run from its record, the inverse of write_record."""
+    """A Run from its record, the inverse of write_record. The record is checked as a whole, and a
+    ValueError says what does not hold: its run named and stored under that name (one record per run),
+    its constants, its header, one row per iteration 1, 2, ... at global step iteration * batch_size,
+    numbers, and an episode count wherever there is a return. So its columns are as long as its rows,
+    and nothing in it can size anything beyond its own length."""
     constants, notes, rows = {}, [], []
     with Path(path).open() as f:
         for line in f:
             if line.startswith("# note: "):
                 notes.append(line[len("# note: ") :].rstrip("\n"))
             elif line.startswith("# run="):
-                constants = dict(item.split("=", 1) for item in line[2:].split())
-            elif not line.startswith("#"):
+                constants = dict(item.split("=", 1) for item in line[2:].split() if "=" in item)
+            elif line.strip() and not line.startswith("#"):
                 rows.append(line)
     if "run" not in constants or parse_run_name(constants["run"]) is None:
-        raise ValueError(f"{path} has no `# run=...` line naming its run")
-    table = list(csv.DictReader(rows))
-    last = max((int(row["iteration"]) for row in table), default=0)
-    columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
-    for row in table:
-        for name in columns:
-            if row[name]:
-                columns[name][int(row["iteration"]) - 1] = float(row[name])
+        raise ValueError("no `# run=...` line naming its run")
+    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
+    if Path(path).stem != f"{env_id}__{exp_name}__{seed}":
+        raise ValueError(f"it holds the run {constants['run']}, whose record is {env_id}__{exp_name}__{seed}.csv")
+    for key, valid in (
+        ("batch_size", r"[1-9][0-9]*"),
+        ("batch_size_assumed", "[01]"),
+        ("planned_iterations", "[0-9]*"),
+    ):
+        if not re.fullmatch(valid, constants.get(key, "")):
+            raise ValueError(f"{key}={constants.get(key, '')!r} in its `# run=` line")
+    batch_size = int(constants["batch_size"])
+    table = list(csv.reader(rows))
+    if not table or table[0] != RECORD_COLUMNS:
+        raise ValueError(f"its header is not {','.join(RECORD_COLUMNS)}")
+    columns = {name: np.full(len(table) - 1, np.nan) for name in RECORD_COLUMNS[2:]}
+    for i, row in enumerate(table[1:]):
+        iteration = i + 1
+        if row[:2] != [str(iteration), str(iteration * batch_size)] or len(row) != len(RECORD_COLUMNS):
+            raise ValueError(
+                f"its row {iteration} is not iteration {iteration} at global step {iteration * batch_size} with "
+                f"{len(RECORD_COLUMNS)} fields, but `{','.join(row)[:60]}`"
+            )
+        for name, text in zip(RECORD_COLUMNS[2:], row[2:], strict=True):
+            if text:
+                columns[name][i] = float(text)  # a ValueError if it is no number
+    returns, episodes = columns["mean_return"], columns["episodes"]
+    counted = episodes[~np.isnan(episodes)]
+    if np.any(np.isnan(returns) != np.isnan(episodes)) or np.any((counted % 1 != 0) | (counted < 1)):
+        raise ValueError("a mean return without its number of episodes (a whole number, 1 or more), or the reverse")
 
     def optional(key, kind):
         return kind(float(constants[key])) if constants.get(key) else None
 
-    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
     return Run(
         env_id,
         exp_name,
         seed,
         constants["run"],
-        int(constants["batch_size"]),
+        batch_size,
         constants["batch_size_assumed"] == "1",
-        optional("planned_iterations", int),
+        int(constants["planned_iterations"]) if constants.get("planned_iterations") else None,
         optional("max_kl", float),
         optional("clip_coef", float),
         columns,
@@ -425,13 +466,13 @@ def read_record(path):
     )
 
 
-def load_records(records_dir, terminal_notes):
+def load_records(records_dir, skipped):
     runs = []
     for path in sorted(Path(records_dir).glob("*.csv")):
         try:
             runs.append(read_record(path))
-        except (ValueError, KeyError) as error:
-            terminal_notes.append(f"skipped {path}: not a record ({error})")
+        except ValueError as error:  # a UnicodeDecodeError too
+            skipped.append(f"skipped the record `{path.name}`: {error}")
     return sorted(runs, key=lambda r: (r.env_id, r.exp_name, r.seed))
 
 
@@ -444,6 +485,19 @@ def write_records(runs, records_dir, terminal_notes):
     for stale in sorted(set(records_dir.glob("*.csv")) - set(written)):
         terminal_notes.append(f"{stale} is not one of these runs (left from an earlier report?)")
     return written
+
+
+# Each file of the report is written under a temporary name beside its own, and main renames them all
+# over their own names only once every one is written: an interrupted or failed report (Ctrl-C, a full
+# disk) leaves the previous report whole, and two reports at once each leave a whole one.
+STAGED = []  # (temporary, final) paths of the report being written
+
+
+def staged(path):
+    """The temporary name to write instead of path, in the same folder so that the rename is atomic."""
+    path = Path(path)
+    STAGED.append((path.with_name(f".{path.name}.{os.getpid()}.tmp"), path))
+    return STAGED[-1][0]
 
 
 def load_paper_table(path):
@@ -985,7 +1039,7 @@ def write_table_md(runs, paper, notes, path, claims=()):
     parts.append("## Per run\n\n" + per_run_table(runs))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
-    Path(path).write_text("\n".join(part for part in parts if part) + "\n")
+    staged(path).write_text("\n".join(part for part in parts if part) + "\n")
 
 
 # ==================================================================================================
@@ -1059,7 +1113,7 @@ def plot_learning_curves(runs, out):
         handles = ax.get_legend_handles_labels()[0] + how_to_read()
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
         written.append(Path(out) / f"curves_{env}.png")
-        fig.savefig(written[-1], dpi=120)
+        fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
 
 
@@ -1109,7 +1163,7 @@ def plot_trust_region(runs, out):
             ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
         ax_kl.set_xlabel("")
         written.append(Path(out) / f"trust_region_{env}.png")
-        fig.savefig(written[-1], dpi=120)
+        fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
 
 
@@ -1252,7 +1306,7 @@ def write_ablation(runs, out):
         header = ["claim", "paper", "best iteration", f"last {LAST_ITERATIONS} iterations", "pairs"]
         parts.append(f"## {env}: effect of turning each switch on\n\n" + markdown_table(header, rows))
     parts.append(combinations_table(complete, envs))
-    Path(out, "ablation.md").write_text("\n".join(parts) + "\n")
+    staged(Path(out, "ablation.md")).write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
     for env in envs:
         written.append(plot_ablation(env, complete, claims[env], out))
@@ -1297,7 +1351,7 @@ def plot_ablation(env, runs, claims, out):
         fontsize="medium",
     )
     path = Path(out) / f"ablation_{env}.png"
-    fig.savefig(path, dpi=110)
+    fig.savefig(staged(path), dpi=110, format="png")
     return path
 
 
@@ -1422,7 +1476,7 @@ def write_summary(text, readme_text_of_block, out, readme):
     """summary.md in out, and the block (the summary with its links seen from the README) between the
     README's marker lines, if it has them; returns (files written, notes for the terminal)."""
     written = []
-    Path(out, "summary.md").write_text(text)
+    staged(Path(out, "summary.md")).write_text(text)
     written.append(Path(out) / "summary.md")
     if readme is None:
         return written, []
@@ -1431,7 +1485,7 @@ def write_summary(text, readme_text_of_block, out, readme):
     if start < 0 or end < start:
         return written, [f"{readme} has no results-summary marker lines: only {Path(out) / 'summary.md'} written"]
     block = SUMMARY_START + "\n" + readme_text_of_block + SUMMARY_END
-    Path(readme).write_text(readme_text[:start] + block + readme_text[end + len(SUMMARY_END) :])
+    staged(Path(readme)).write_text(readme_text[:start] + block + readme_text[end + len(SUMMARY_END) :])
     written.append(Path(readme))
     return written, []
 
@@ -1440,13 +1494,27 @@ def write_summary(text, readme_text_of_block, out, readme):
 # Main
 # ==================================================================================================
 def main(args):
+    """The report, its files renamed into place only once all are written (see staged)."""
+    try:
+        write_report(args)
+        for temporary, final in STAGED:
+            os.replace(temporary, final)
+    finally:
+        for temporary, _ in STAGED:
+            temporary.unlink(missing_ok=True)
+        STAGED.clear()
+
+
+def write_report(args):
     if (args.runs is None) == (args.records is None):
         sys.exit("benchmark_report.py: give one of --runs (event files) and --records (per-run records)")
     source = args.runs if args.runs is not None else args.records
     if not source.is_dir():
         sys.exit(f"benchmark_report.py: there is no folder at {source}")
-    terminal_notes = []
-    runs = load_runs(source, terminal_notes) if args.runs is not None else load_records(source, terminal_notes)
+    terminal_notes, skipped = [], []  # skipped: runs left out, and why, on the terminal and in table.md
+    runs = load_runs(source, skipped) if args.runs is not None else load_records(source, skipped)
+    for note in skipped:
+        print(f"note: {note}", file=sys.stderr)
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source}")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -1458,6 +1526,7 @@ def main(args):
     notes = run_notes(runs)
     for note in terminal_notes + notes:
         print(f"note: {note}", file=sys.stderr)
+    notes = skipped + notes
     runs = [run for run in runs if len(run.iterations)]
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
@@ -1497,4 +1566,13 @@ def main(args):
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    args = tyro.cli(Args)
+    try:
+        main(args)
+    except KeyboardInterrupt:
+        print(f"Ctrl-C: aborted; the report in {args.out} is as it was", file=sys.stderr)
+        sys.exit(130)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            sys.exit(f"benchmark_report.py: {error.strerror}: {error.filename}; the report in {args.out} is as it was")
+        sys.exit(f"benchmark_report.py: the disk of {args.out} is full; the report there is as it was")

@@ -273,6 +273,88 @@ def test_missing_script_is_an_error(bench_dir):
     assert result.returncode == 2 and "trpo.py does not exist" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--envs", "NoSuch-v9"], "NoSuch-v9 is not an environment of gymnasium "),
+        (["--envs", "Hopper-v5 Hopper-v9"], "Hopper-v9 is not an environment of gymnasium "),
+        (
+            ["--envs", "CartPole-v1"],
+            "CartPole-v1 has discrete actions (Discrete(2)); the variants need continuous ones (a Box action space)",
+        ),
+        (
+            ["--steps", "100"],
+            "--steps 100 is less than one iteration's batch of 2048 steps, so no run would train; give at least 2048",
+        ),
+        (["--steps", "4096", "--", "--total-timesteps", "1000"], "--total-timesteps 1000 is less than one iteration's"),
+    ],
+)
+@pytest.mark.parametrize("mode", [[], ["--slurm"]])
+def test_runs_that_cannot_train_are_refused_before_anything_starts(bench_dir, args, message, mode):
+    result = run_bench(bench_dir, *mode, "--variants", "trpo", "--seeds", "1", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"benchmark.sh: {message}") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""  # no note that it "gets the Hopper settings", no run started
+    assert not (bench_dir / "out").exists()  # nothing written, nothing submitted
+
+
+def test_steps_of_one_batch_given_after_the_separator_pass(bench_dir):
+    commands = dry_run(bench_dir, "--variants", "trpo", "--seeds", "1", "--steps", "1024", "--", "--num-steps", "1024")
+    assert len(commands) == 3 and commands[0][1]["num-steps"] == "1024"
+
+
+def test_default_jobs_is_the_cores_whatever_omp_num_threads_says(bench_dir):
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1"}
+    command = ["bash", str(bench_dir / "benchmark.sh"), "--dry-run", "--out", str(bench_dir / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    cores = len(os.sched_getaffinity(0))  # the CPUs this process may use, as nproc counts them
+    assert f"1000000 steps each, {cores} at a time, into {bench_dir / 'out'}" in result.stdout
+
+
+def stand_in_python(folder):
+    """An interpreter for benchmark.sh that passes its environment check and runs each run as a sleep
+    of FAKE_RUN_SECONDS (exec'd, so that the benchmark's SIGTERM ends it)."""
+    python = folder / "python"
+    python.write_text('#!/bin/sh\ncase "$1" in -c) exit 0 ;; esac\nexec sleep "${FAKE_RUN_SECONDS:-0}"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_second_benchmark_on_the_same_out_is_refused(bench_dir):
+    out = bench_dir / "out"
+    one_run = ["--out", str(out), "--variants", "trpo", "--envs", "Hopper-v5", "--seeds", "1", "--steps", "2048"]
+    command = ["bash", str(bench_dir / "benchmark.sh"), *one_run]
+    env = os.environ | {"PYTHON": str(stand_in_python(bench_dir)), "FAKE_RUN_SECONDS": "60"}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in first.stdout:
+            if line.startswith("started  Hopper-v5__trpo__1"):
+                break
+        log = (out / "logs" / "Hopper-v5__trpo__1.log").read_text()
+        refusal = f"benchmark.sh: {out} is in use by another benchmark (PID {first.pid}); "
+        refusal += "wait for it to end, or give another --out\n"
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+        assert (second.returncode, second.stdout, second.stderr) == (2, "", refusal)
+        # A submission to Slurm would write into the same folder: refused alike (sbatch is never called).
+        fake_bin = bench_dir / "bin"
+        fake_bin.mkdir()
+        (fake_bin / "sbatch").write_text("#!/bin/sh\necho sbatch was called >&2\nexit 1\n")
+        (fake_bin / "sbatch").chmod(0o755)
+        slurm_env = env | {"PATH": f"{fake_bin}:{os.environ['PATH']}"}
+        slurm = subprocess.run([*command, "--slurm"], capture_output=True, text=True, timeout=60, env=slurm_env)
+        assert (slurm.returncode, slurm.stderr) == (2, refusal)
+        assert first.poll() is None and (out / "logs" / "Hopper-v5__trpo__1.log").read_text() == log
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert first.returncode == 130
+    # The lock ended with the first benchmark: the same command runs now.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env | {"FAKE_RUN_SECONDS": "0"})
+    assert again.returncode == 0, again.stderr
+    assert "finished Hopper-v5__trpo__1" in again.stdout
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
     script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")  # PPO-NoClip runs PPO's
@@ -820,6 +902,196 @@ def test_committed_table_regenerates_from_committed_records(tmp_path):
     readme = (ROOT / "README.md").read_text()
     if report.SUMMARY_START in readme:
         assert (tmp_path / "README.md").read_text() == readme, "the README's results summary does not regenerate"
+
+
+# ==================================================================================================
+# The report on what it should not trust: broken records and event files, Ctrl-C, a full disk
+# ==================================================================================================
+def record_text(run="Hopper-v5__trpo__1__1700000000", iterations=3, batch_size=BATCH):
+    """A record as write_record writes it: every iteration with two episodes and TRPO's columns."""
+    lines = [
+        f"# Per-iteration record of the run {run}, written by hand.",
+        f"# run={run} batch_size={batch_size} batch_size_assumed=0 planned_iterations={iterations} "
+        "max_kl=0.02 clip_coef=",
+        ",".join(report.RECORD_COLUMNS),
+    ]
+    lines += [f"{k},{k * batch_size},{100 + k},2,0.01,1.1,1,1,0.1,0.1,0.01" for k in range(1, iterations + 1)]
+    return "\n".join(lines) + "\n"
+
+
+GOOD = record_text()
+ROWS = GOOD.splitlines(keepends=True)  # two comment lines, the header, iterations 1, 2, 3
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        # One line with a huge iteration number once made the report allocate ~20 GB.
+        (
+            "huge iteration",
+            "".join(ROWS[:3]) + "300000000,0,5,5,,,,,,,\n",
+            "its row 1 is not iteration 1 at global step 2048",
+        ),
+        ("a gap", "".join(ROWS[:4] + ROWS[5:]), "its row 2 is not iteration 2 at global step 4096"),
+        ("a duplicate row", "".join(ROWS[:5] + ROWS[4:]), "its row 3 is not iteration 3 at global step 6144"),
+        ("another step", GOOD.replace("2,4096,", "2,4000,"), "its row 2 is not iteration 2"),
+        (
+            "a short row",
+            GOOD.replace(",0.01\n", "\n", 1),
+            "its row 1 is not iteration 1 at global step 2048 with 11 fields",
+        ),
+        ("another header", GOOD.replace("mean_return,", "return,"), "its header is not iteration,global_step,"),
+        ("no run line", "".join(ROWS[:1] + ROWS[2:]), "no `# run=...` line naming its run"),
+        ("a run name without a seed", GOOD.replace("trpo__1__", "trpo__x__"), "no `# run=...` line naming its run"),
+        ("no batch size", GOOD.replace("batch_size=2048", "batch_size=0"), "batch_size='0' in its `# run=` line"),
+        ("huge planned", GOOD.replace("planned_iterations=3", "planned_iterations=1e999"), "planned_iterations="),
+        ("a word", GOOD.replace(",102,", ",many,"), "could not convert string to float: 'many'"),
+        (
+            "a return without episodes",
+            GOOD.replace(",102,2,", ",102,,"),
+            "a mean return without its number of episodes",
+        ),
+        ("half an episode", GOOD.replace(",102,2,", ",102,1.5,"), "a mean return without its number of episodes"),
+    ],
+)
+def test_a_record_that_does_not_hold_is_skipped_with_a_note(tmp_path, name, text, message):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "Hopper-v5__trpo__1.csv").write_text(text)
+    (records / "Hopper-v5__trpo__2.csv").write_text(GOOD.replace("trpo__1__", "trpo__2__"))
+    skipped = []
+    runs = report.load_records(records, skipped)
+    assert [run.key for run in runs] == ["Hopper-v5__trpo__2"]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped the record `Hopper-v5__trpo__1.csv`: "), skipped
+    assert message in skipped[0]
+
+
+def test_a_record_cannot_make_the_report_grow_beyond_its_size(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "Hopper-v5__trpo__1.csv"
+    path.write_text("".join(ROWS[:3]) + "300000000,0,5,5,,,,,,,\n")
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="its row 1 is not iteration 1"):
+        report.read_record(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1_000_000  # bytes; the record's own length sizes the columns, not its numbers
+
+
+def test_skipped_records_and_runs_are_noted_on_the_terminal_and_in_table_md(tmp_path, capsys):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "Hopper-v5__trpo__1.csv").write_text(GOOD)
+    # A copy of a record under another name would be a second seed: one record per run.
+    (records / "Hopper-v5__trpo__1 (copy).csv").write_text(GOOD)
+    second = record_text(run="Hopper-v5__trpo__2__1700000000").splitlines(keepends=True)
+    (records / "Hopper-v5__trpo__2.csv").write_text("".join(second[:3]) + "300000000,0,5,5,,,,,,,\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    copy = (
+        "skipped the record `Hopper-v5__trpo__1 (copy).csv`: it holds the run Hopper-v5__trpo__1__1700000000, "
+        "whose record is Hopper-v5__trpo__1.csv"
+    )
+    huge = "skipped the record `Hopper-v5__trpo__2.csv`: its row 1 is not iteration 1 at global step 2048"
+    terminal = capsys.readouterr().err
+    table = (tmp_path / "out" / "table.md").read_text()
+    for note in (copy, huge):
+        assert f"note: {note}" in terminal
+        assert f"- {note}" in table
+    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "103 [103, 103] (n=1)"
+
+
+def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    runs = tmp_path / "runs"
+    write_fake_run(runs, "Hopper-v5", "trpo", 1, 700, planned=ITERATIONS)
+    write_fake_run(runs, "Hopper-v5", "trpo", 2, 700, planned=ITERATIONS)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 700)  # no planned iterations: one per point at most
+    for seed in (2, 3):
+        writer = SummaryWriter(str(runs / f"Hopper-v5__trpo__{seed}__1700000000"))
+        writer.add_scalar("trust_region/mean_kl", 0.1, 300_000_000 * BATCH)
+        writer.close()
+    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
+    table = (tmp_path / "out" / "table.md").read_text()
+    step = 300_000_000 * BATCH
+    assert f"- skipped `Hopper-v5__trpo__2__1700000000`: a point at step {step} lies outside its 12 planned " in table
+    # 12 iterations of 9 points (2 episodes, 7 per-iteration tags), and the one too far.
+    what = f"a point at step {step} lies outside 109 iterations (one per point logged) of 2048 steps"
+    assert f"- skipped `Hopper-v5__trpo__3__1700000000`: {what}" in table
+    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
+
+
+def report_files(out):
+    """{path: bytes} of every file of a report, temporary ones included."""
+    return {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+
+
+def test_ctrl_c_during_the_report_is_one_line_exit_130_and_leaves_the_previous_report(tmp_path):
+    import signal
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    write_fake_runs(runs)
+    report.main(report.Args(runs=runs, out=out, paper_table=tmp_path / "absent.csv"))
+    before = report_files(out)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 900)  # something new to report
+    # Ctrl-C as the first figure is saved, after the records and table.md were written.
+    code = (
+        "import os, runpy, signal, sys\n"
+        "from matplotlib.figure import Figure\n"
+        "Figure.savefig = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGINT)\n"
+        f"sys.argv = ['benchmark_report.py', '--runs', {str(runs)!r}, '--out', {str(out)!r}]\n"
+        f"runpy.run_path({str(ROOT / 'benchmark_report.py')!r}, run_name='__main__')\n"
+    )
+    interrupted = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would start it
+    )
+    assert interrupted.returncode == 130, interrupted.stderr
+    assert interrupted.stderr.splitlines()[-1] == f"Ctrl-C: aborted; the report in {out} is as it was"
+    assert "Traceback" not in interrupted.stderr
+    assert report_files(out) == before  # no file changed, none added, no temporary one left
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs: a disk that fills up. Mounting it needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("a small tmpfs as a full disk needs root to mount it")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_full_disk_report_is_one_sentence_and_leaves_the_previous_report(tmp_path, small_disk):
+    runs, out = tmp_path / "runs", small_disk / "out"
+    write_fake_runs(runs)
+    report.main(report.Args(runs=runs, out=out, paper_table=tmp_path / "absent.csv"))
+    before = report_files(out)
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 900)
+    # Fill the disk but for 64 KiB: the records and table.md fit, the first figure does not.
+    largest_figure = max(len(data) for path, data in before.items() if path.suffix == ".png")
+    assert largest_figure > 64 * 1024
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    (small_disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+    command = [sys.executable, str(ROOT / "benchmark_report.py"), "--runs", str(runs), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert (
+        result.stderr.splitlines()[-1]
+        == f"benchmark_report.py: the disk of {out} is full; the report there is as it was"
+    )
+    assert "Traceback" not in result.stderr
+    assert report_files(out) == before
 
 
 # ==================================================================================================

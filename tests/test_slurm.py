@@ -114,6 +114,25 @@ def test_without_sbatch_one_sentence(tmp_path):
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_local_benchmark_refused_while_runs_on_slurm_are_queued(tmp_path):
+    # A submission still queued (a stand-in squeue lists its jobs) writes into the same folder.
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "squeue").write_text("#!/bin/sh\necho 11\n")
+    (fake_bin / "squeue").chmod(0o755)
+    out = tmp_path / "out"
+    (out / "slurm").mkdir(parents=True)
+    (out / "slurm" / "submitted").write_text("11 12 Hopper-v5__ppo_m__1\n")
+    env = os.environ | {"PATH": f"{fake_bin}:{os.environ['PATH']}"}
+    result = bench("--variants", "ppo_m", "--seeds", "2", *TINY, out=out, env=env)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"benchmark.sh: {out} has runs on Slurm, jobs 11 12, still queued or running; "
+        "wait for them to end, or cancel them (scancel 11 12), then start again\n"
+    )
+    assert not (out / "logs").exists()
+
+
 # ==================================================================================================
 # A throwaway single-node cluster
 # ==================================================================================================
