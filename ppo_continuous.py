@@ -129,15 +129,13 @@ def train(args: Args):
         fail(f"cannot make environment {args.env_id!r}: {e}")
     if not isinstance(env.action_space, gym.spaces.Box):
         space = type(env.action_space).__name__
-        fail(
-            f"{args.env_id} has a {space} action space; this script needs continuous (Box) actions"
-        )
+        fail(f"{args.env_id} has {space} actions; this script needs continuous (Box) actions")
     obs_dim = env.observation_space.shape[0]
     act_dim = env.action_space.shape[0]
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
     try:  # here, not at the first write: a full disk or a read-only folder fails before training
-        os.makedirs(f"runs/{run_name}", exist_ok=True)
+        os.makedirs(f"runs/{run_name}")  # not a folder of a run of the same name and second
         writer = Writer(f"runs/{run_name}")
         table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
         writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
@@ -189,9 +187,7 @@ def train(args: Args):
     if args.norm_obs:
         obs_rms.update(next_obs_raw)
     next_obs = normalize_obs(next_obs_raw, obs_rms, args)
-    print(
-        f"training on {args.env_id} for {args.num_iterations} iterations; logs in runs/{run_name}"
-    )
+    print(f"training on {args.env_id}, {args.num_iterations} iterations; logs in runs/{run_name}")
 
     for iteration in range(1, args.num_iterations + 1):
         if stop_signal or writer.error:
