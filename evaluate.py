@@ -13,6 +13,7 @@ Run:  python evaluate.py runs/Hopper-v5__ppo_m__1__1764547200/ppo_m.pt --episode
 import importlib.util
 import os
 import pathlib
+import shutil
 import signal
 import sys
 import time
@@ -150,10 +151,18 @@ def rebuild_policy(module, checkpoint: dict, args, obs_dim: int, act_dim: int):
     return actor, obs_rms
 
 
+class VideoError(Exception):
+    """A video could not be written (a full disk, say); it carries the returns of the episodes."""
+
+    def __init__(self, returns: list[float], reason: str):
+        super().__init__(reason)
+        self.returns, self.reason = returns, reason
+
+
 def evaluate(module, checkpoint: dict, args, episodes: int, seed: int, video_prefix=None):
     """Raw episodic returns of the deterministic (mean) policy. With video_prefix, episode i is
     filmed to {video_prefix}-episode-{i}.mp4. Ctrl-C stops it: the list then holds the finished
-    episodes."""
+    episodes. A failed video write raises VideoError, with the returns so far."""
     if video_prefix is None:
         env = gym.make(args.env_id)
     else:
@@ -167,7 +176,7 @@ def evaluate(module, checkpoint: dict, args, episodes: int, seed: int, video_pre
             )
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     actor, obs_rms = rebuild_policy(module, checkpoint, args, obs_dim, act_dim)
-    returns, episode_return = [], 0.0
+    returns, episode_return, failure = [], 0.0, None
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
     try:
         obs, _ = env.reset(seed=seed)
@@ -183,9 +192,18 @@ def evaluate(module, checkpoint: dict, args, episodes: int, seed: int, video_pre
                 obs, _ = env.reset()
     except KeyboardInterrupt:
         pass  # stop, and keep the episodes that finished
+    except OSError as e:  # the pipe to the video encoder broke: it could not write
+        failure = e
     finally:
-        env.close()  # writes the last video
         signal.signal(signal.SIGINT, previous)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the recorder's own complaint about a lost video
+            try:
+                env.close()  # writes the last video
+            except OSError as e:
+                failure = failure or e
+    if failure is not None:
+        raise VideoError(returns, failure.strerror or type(failure).__name__)
     return returns
 
 
@@ -206,22 +224,27 @@ def main(args: Args):
         except OSError as e:
             fail(f"cannot write videos next to the checkpoint ({e.strerror}); copy it elsewhere")
     try:
-        returns = evaluate(module, checkpoint, saved, args.episodes, args.seed, video_prefix)
+        returns, failure = (
+            evaluate(module, checkpoint, saved, args.episodes, args.seed, video_prefix),
+            None,
+        )
     except (KeyError, RuntimeError) as e:
         fail(
             f"{args.checkpoint} does not hold weights of {module.__name__}.py ({type(e).__name__})"
         )
     except gym.error.Error as e:
         fail(f"cannot make the checkpoint's environment: {e}")
-    except OSError as e:  # writing a video: a full disk, say
-        fail(f"cannot write the videos in {os.path.dirname(video_prefix)}: {e.strerror}", code=1)
+    except VideoError as e:  # the returns stand; the videos, maybe cut short, are removed
+        returns, failure = e.returns, e.reason
+        for video in pathlib.Path(video_prefix).parent.glob(f"{eval_name}-episode-*.mp4"):
+            video.unlink()
 
     # The result first, before anything that could fail.
     line = f"eval: {len(returns)} episodes"
     if returns:
         line += f", return {np.mean(returns):.1f} +- {np.std(returns):.1f}"
     if len(returns) < args.episodes:
-        line += f" (stopped by Ctrl-C, of {args.episodes})"
+        line += f" (stopped by {'a failed video' if failure else 'Ctrl-C'}, of {args.episodes})"
     print(line, flush=True)
     for i in range(args.episodes + 1):  # the episode that Ctrl-C cut short is filmed too
         if video_prefix is not None and os.path.exists(f"{video_prefix}-episode-{i}.mp4"):
@@ -234,9 +257,16 @@ def main(args: Args):
         print(f"eval scalars logged to {os.path.join(checkpoint_dir, eval_name)}")
     except OSError as e:
         print(f"note: the eval scalars were not logged: cannot write next to the checkpoint ({e})")
+    if failure:
+        folder = os.path.dirname(video_prefix)
+        if shutil.disk_usage(folder).free < 2**20:
+            failure = "the disk is full"
+        fail(f"cannot write the videos in {folder} ({failure}); none of them was kept", code=1)
     sys.exit(0 if len(returns) == args.episodes else 130)
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
+    # RecordVideo complains at exit about a video it could not write; main has said so already.
+    warnings.filterwarnings("ignore", message=".*Unable to save last video")
     main(tyro.cli(Args))

@@ -727,6 +727,9 @@ def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS):
     run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
     records.mkdir(parents=True, exist_ok=True)
     report.write_record(run, records / f"{run.key}.csv")
+    for temporary, final in report.STAGED:  # the report renames its files into place at its end
+        temporary.replace(final)
+    report.STAGED.clear()
 
 
 def test_verdict_rule_on_hand_worked_cases():

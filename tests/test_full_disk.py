@@ -1,4 +1,4 @@
-"""A full disk never loses a run: a failed log write or save is one sentence naming the disk's error,
+"""A full disk never loses a run: a failed log write or save is one sentence naming the error,
 the model is saved where it can be, no truncated checkpoint is left where one is expected, and a
 run that could not write where it belongs exits non-zero (so that benchmark.sh does not count it).
 The disk is a small tmpfs, which needs root to mount; elsewhere these tests are skipped."""
@@ -19,7 +19,9 @@ def disk(tmp_path):
         pytest.skip("mounting a small tmpfs needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
     yield mount
@@ -34,21 +36,47 @@ def fill(disk, leave: int):
 
 def train(variant, *args, cwd, tmp):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
-    command = [sys.executable, str(ROOT / f"{variant}.py"), "--env-id", "Hopper-v5", "--save-model", *args]
+    command = [
+        sys.executable,
+        str(ROOT / f"{variant}.py"),
+        "--env-id",
+        "Hopper-v5",
+        "--save-model",
+        *args,
+    ]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("variant", ["ppo_m", "trpo_plus"])  # one minimal, one full: the code is shared
-def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_elsewhere(variant, disk, tmp_path):
-    elsewhere = tmp_path / "elsewhere"  # the temporary folder, the last fallback: not on the full disk
+@pytest.mark.parametrize(
+    "variant", ["ppo_m", "trpo_plus"]
+)  # one minimal, one full: the code is shared
+def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_elsewhere(
+    variant, disk, tmp_path
+):
+    elsewhere = (
+        tmp_path / "elsewhere"
+    )  # the temporary folder, the last fallback: not on the full disk
     elsewhere.mkdir()
     fill(disk, leave=40_000)  # the log's first iterations fit, the rest do not
-    steps = ["--total-timesteps", "200000", "--num-steps", "512", "--num-minibatches", "4", "--update-epochs", "1"]
+    steps = [
+        "--total-timesteps",
+        "200000",
+        "--num-steps",
+        "512",
+        "--num-minibatches",
+        "4",
+        "--update-epochs",
+        "1",
+    ]
     result = train(variant, *steps, cwd=disk, tmp=elsewhere)
-    assert result.returncode == 1, result.stderr  # not a finished run: benchmark.sh must not mark it done
+    assert result.returncode == 1, (
+        result.stderr
+    )  # not a finished run: benchmark.sh must not mark it done
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
     errors = result.stderr.strip().splitlines()
-    assert all(line.startswith("error: ") and "No space left on device" in line for line in errors), errors
+    assert all(
+        line.startswith("error: ") and "No space left on device" in line for line in errors
+    ), errors
     assert errors[0].startswith("error: cannot write the log runs/")
     assert "iter 1/" in result.stdout and "iter 390/" not in result.stdout  # stopped early
     # Nothing truncated where a checkpoint is expected, and the model in the one place that took it.
@@ -64,5 +92,33 @@ def test_a_full_disk_at_the_start_is_one_sentence_before_training(disk, tmp_path
     result = train("ppo_m", cwd=disk, tmp=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: cannot create the run directory runs/"
+    ), lines
     assert "No space left on device" in lines[0] and "iter 1/" not in result.stdout
+
+
+def test_filming_onto_a_full_disk_keeps_the_returns_and_says_so(disk, tmp_path):
+    """The returns of the episodes run are printed and logged; no video cut short is left behind."""
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    tiny = ["--total-timesteps", "1024", "--num-steps", "512", "--num-minibatches", "4"]
+    assert train("ppo_m", *tiny, cwd=trained, tmp=tmp_path).returncode == 0
+    (checkpoint,) = trained.glob("runs/*/ppo_m.pt")
+    (disk / "ppo_m.pt").write_bytes(checkpoint.read_bytes())
+    fill(disk, leave=30_000)  # room for a little video, not for five episodes of it
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(ROOT / "evaluate.py"), str(disk / "ppo_m.pt"), "--episodes", "5"]
+    result = subprocess.run([*command, "--capture-video"], env=env, capture_output=True, text=True)
+    if "cannot render" in result.stderr:
+        pytest.skip(f"no OpenGL backend here: {result.stderr.strip()}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"error: cannot write the videos in {disk}/videos (the disk is full); none of them was kept"
+    ]
+    assert (
+        "(stopped by a failed video, of 5)" in result.stdout
+        and "eval: 0 episodes" not in result.stdout
+    )
+    assert list((disk / "videos").iterdir()) == []
