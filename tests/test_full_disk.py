@@ -1,7 +1,7 @@
-"""A full disk never loses a run: a failed log write or save is one sentence naming the disk's error,
-the model is saved where it can be, no truncated checkpoint is left where one is expected, and a
-run that could not write where it belongs exits non-zero (so that benchmark.sh does not count it).
-The disk is a small tmpfs, which needs root to mount; elsewhere these tests are skipped."""
+"""A full disk never loses a run: a failed log write or save is one sentence naming the disk's
+error, the model is saved where it can be, no truncated checkpoint is left where one is expected,
+and a run that could not write where it belongs exits non-zero (so that benchmark.sh does not count
+it). The disk is a small tmpfs, which needs root to mount; elsewhere these tests are skipped."""
 
 import os
 import subprocess
@@ -19,7 +19,9 @@ def disk(tmp_path):
         pytest.skip("mounting a small tmpfs needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
     yield mount
@@ -34,21 +36,44 @@ def fill(disk, leave: int):
 
 def train(variant, *args, cwd, tmp):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
-    command = [sys.executable, str(ROOT / f"{variant}.py"), "--env-id", "Hopper-v5", "--save-model", *args]
+    command = [
+        sys.executable,
+        str(ROOT / f"{variant}.py"),
+        "--env-id",
+        "Hopper-v5",
+        "--save-model",
+        *args,
+    ]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("variant", ["ppo_m", "trpo_plus"])  # one minimal, one full: the code is shared
-def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_elsewhere(variant, disk, tmp_path):
-    elsewhere = tmp_path / "elsewhere"  # the temporary folder, the last fallback: not on the full disk
+# One minimal, one full: the code is shared.
+@pytest.mark.parametrize("variant", ["ppo_m", "trpo_plus"])
+def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_elsewhere(
+    variant, disk, tmp_path
+):
+    # The temporary folder, the last fallback: not on the full disk.
+    elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     fill(disk, leave=40_000)  # the log's first iterations fit, the rest do not
-    steps = ["--total-timesteps", "200000", "--num-steps", "512", "--num-minibatches", "4", "--update-epochs", "1"]
+    steps = [
+        "--total-timesteps",
+        "200000",
+        "--num-steps",
+        "512",
+        "--num-minibatches",
+        "4",
+        "--update-epochs",
+        "1",
+    ]
     result = train(variant, *steps, cwd=disk, tmp=elsewhere)
-    assert result.returncode == 1, result.stderr  # not a finished run: benchmark.sh must not mark it done
+    # Not a finished run: benchmark.sh must not mark it done.
+    assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
     errors = result.stderr.strip().splitlines()
-    assert all(line.startswith("error: ") and "No space left on device" in line for line in errors), errors
+    assert all(
+        line.startswith("error: ") and "No space left on device" in line for line in errors
+    ), errors
     assert errors[0].startswith("error: cannot write the log runs/")
     assert "iter 1/" in result.stdout and "iter 390/" not in result.stdout  # stopped early
     # Nothing truncated where a checkpoint is expected, and the model in the one place that took it.
@@ -64,5 +89,7 @@ def test_a_full_disk_at_the_start_is_one_sentence_before_training(disk, tmp_path
     result = train("ppo_m", cwd=disk, tmp=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: cannot create the run directory runs/"), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: cannot create the run directory runs/"
+    ), lines
     assert "No space left on device" in lines[0] and "iter 1/" not in result.stdout

@@ -26,7 +26,9 @@ def test_ci_runs_the_readme_test_command():
 def test_no_tracked_file_names_a_folder_outside_the_repository():
     # Spelled in two parts, so that this file does not match itself.
     needle = "../" + "shared"
-    result = subprocess.run(["git", "grep", "-n", "-F", needle], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "grep", "-n", "-F", needle], cwd=ROOT, capture_output=True, text=True
+    )
     if result.returncode not in (0, 1):
         pytest.skip(f"not a git checkout: {result.stderr.strip()}")
     assert result.stdout == "", f"tracked files name {needle}:\n{result.stdout}"
