@@ -849,6 +849,9 @@ def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS):
     run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
     records.mkdir(parents=True, exist_ok=True)
     report.write_record(run, records / f"{run.key}.csv")
+    # The report writes under a temporary name that its main renames at the end: rename it here.
+    temporary, final = report.STAGED.pop()
+    temporary.replace(final)
 
 
 def test_verdict_rule_on_hand_worked_cases():
