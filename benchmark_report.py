@@ -14,7 +14,10 @@ the per-run records that an earlier report wrote (--records), and writes into --
 - curves_{env}.png: learning curves, every variant in one plot;
 - trust_region_{env}.png: mean KL and max ratio per iteration, per variant, as in the paper's
   trust-region plots;
-- ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1).
+- ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1);
+- summary.md: every claim's verdicts in one table, and the comparisons, in short; and in the README
+  (--readme, or ours when --out is benchmark_results) two blocks between their marker lines: the
+  headline, three findings chosen by HEADLINE_RULE, and a short results summary (readme_summary).
 
 The return of an iteration is the mean return of the training episodes that ended in it, including
 episodes begun in the previous iteration; the released code resets every iteration and counts only
@@ -113,7 +116,7 @@ class Args:
     records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
     """an earlier report's OUT/records (one CSV per run): the report from these records alone"""
     readme: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
-    """a README to write the summary into (default: ours, if --out is benchmark_results)"""
+    """a README to write the two blocks into (default: ours, if --out is benchmark_results)"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
     """the paper's numbers, CSV (variant,env,mean,ci_low,ci_high); without it, no paper columns"""
 
@@ -1576,10 +1579,16 @@ def plot_ablation(env, runs, claims, out):
 
 
 # ==================================================================================================
-# The results summary: summary.md, and the README's block between the marker lines
+# The results summary: summary.md, and the README's two blocks between their marker lines
 # ==================================================================================================
 SUMMARY_START = "<!-- results summary: written by benchmark_report.py, do not edit -->"
 SUMMARY_END = "<!-- end of results summary -->"
+HEADLINE_START = "<!-- headline: written by benchmark_report.py, do not edit -->"
+HEADLINE_END = "<!-- end of headline -->"
+README_BLOCKS = {  # name: (first line, last line); the report writes what lies between them
+    "headline": (HEADLINE_START, HEADLINE_END),
+    "results-summary": (SUMMARY_START, SUMMARY_END),
+}
 SWITCH_NAMES = {
     "clip_vloss": "value clipping",
     "scale_reward": "reward scaling",
@@ -1612,8 +1621,8 @@ def steps_text(runs):
 
 
 def results_summary(table_runs, claims, ablation, link):
-    """The findings in a few lines, every number from the claims above; `link` is the results folder
-    as seen from where the summary goes ("" for summary.md, "benchmark_results/" for the README)."""
+    """summary.md: the findings in a few lines, every number from the claims above; `link` is the
+    results folder as seen from where the summary goes ("" beside table.md)."""
     lines = []
     if claims:
         lines.append(
@@ -1706,26 +1715,207 @@ def results_summary(table_runs, claims, ablation, link):
     return "\n".join(lines).rstrip("\n") + "\n" if lines else None
 
 
-def write_summary(text, readme_text_of_block, out, readme):
-    """summary.md in out, and the block (the summary with its links seen from the README) between
-    the README's marker lines, if it has them; returns (files written, notes for the terminal)."""
+def n_text(verdict, pairing):
+    """(n=3), (n=3 to 4), (3 pairs): the seeds behind a verdict, per group."""
+    counts = verdict.counts
+    if pairing == "paired by seed":
+        return f"({counts[0]} pairs)"
+    low, high = min(counts), max(counts)
+    return f"(n={low})" if low == high else f"(n={low} to {high})"
+
+
+def compact_cell(claim, kind):
+    """**holds** +348 [35, 696] (n=4): a verdict with its statistic, interval and seeds."""
+    verdict = claim.verdicts[kind]
+    interval = interval_text(verdict.low, verdict.high, claim.unit)
+    estimate = signed(verdict.estimate, claim.unit)
+    return f"**{verdict.word}** {estimate} {interval} {n_text(verdict, claim.pairing)}"
+
+
+def tally_text(words, of_what):
+    """ "holds in 2, no evidence in 1 of 3 environments", in the rule's order of verdicts."""
+    counts = ", ".join(
+        f"{word} in {words.count(word)}" for word in report_stats.VERDICTS if word in words
+    )
+    return f"{counts} of {len(words)} {of_what}"
+
+
+def readme_summary(table_runs, claims, ablation, link):
+    """The README's short results block: on the best iteration, the verdict counts, the claims
+    that the optimizations matter and the trust-region claims one line each, the time limit, and
+    the paper's numbers; everything else is in summary.md, which it links."""
+    if not claims and not ablation:
+        return None
+    lines = []
+    if claims:
+        lines += [
+            f"From the {len(table_runs)} finished runs in [`records/`]({link}records/) "
+            f"({seeds_text(table_runs)}, {steps_text(table_runs)} steps each), returns on each "
+            "run's best iteration, the trust region on each run's mean over its iterations: the "
+            "claim's statistic, positive when it holds, [95% seed-bootstrap interval] (n seeds per "
+            "variant), and its verdict by the rule in "
+            f"[table.md]({link}table.md#claims-and-verdicts). Every claim, on both aggregates "
+            f"and with P: [summary.md]({link}summary.md).",
+            "",
+        ]
+        judged = [c for c in claims if c.section in ("returns", "trust region") and not c.note]
+        words = [v.word for c in judged for v in c.verdicts.values()]
+        if words:
+            lines.append(
+                "- The paper's claims on returns and on the trust region, per environment and "
+                f"aggregate: {tally_text(words, 'verdicts')}."
+            )
+        for prefix in ("ACLI > AAI", "PPO > PPO-M", "TRPO+ > TRPO", "PPO's max ratio > 1 + eps"):
+            chosen = [c for c in judged if c.text.startswith(prefix)]
+            if chosen:
+                name, _, why = chosen[0].text.partition(": ")
+                kind = "runs" if chosen[0].section == "trust region" else "best"
+                cells = "; ".join(f"{c.env} {compact_cell(c, kind)}" for c in chosen)
+                lines.append(f"- {name} ({why}): {cells}.")
+        by_construction = [c for c in claims if c.note]
+        if by_construction:
+            lines.append(
+                f"- {by_construction[0].text}, {BY_CONSTRUCTION} (the line search checks that "
+                "very KL): " + "; ".join(f"{c.env}: {c.note}" for c in by_construction) + "."
+            )
+        time_limit = [
+            c for c in claims if c.section == "comparisons" and c.pairing == "paired by seed"
+        ]
+        if time_limit:
+            cells = "; ".join(
+                f"{c.text.split(':')[0]} on {c.env} {compact_cell(c, 'best')}" for c in time_limit
+            )
+            lines.append(
+                "- Bootstrapping the time limit scores above taking it as a termination (paired "
+                f"by seed): {cells}."
+            )
+        paper = [c.verdicts["best"].word for c in claims if c.section == "paper"]
+        if paper:
+            lines.append(
+                "- Our mean above the upper end of the paper's interval: "
+                f"{tally_text(paper, 'cells')}."
+            )
+    if ablation:
+        claims_by_env, _ = ablation
+        for env, switches in claims_by_env.items():
+            cells = "; ".join(
+                f"{SWITCH_NAMES[switch]} {short_cell(verdicts['best'])} "
+                f"({verdicts['best'].counts[0]} pairs)"
+                for switch, verdicts in switches.items()
+            )
+            lines.append(
+                f"- The paper's Fig. 1 on {env}, [ablation.md]({link}ablation.md), a switch "
+                f"raises the return: {cells}."
+            )
+    return "\n".join(lines) + "\n"
+
+
+# The headline's rule, stated once: the README prints it above the three findings.
+HEADLINE_RULE = (
+    "Returns on each run's best iteration (the paper's aggregate), the trust region on each run's "
+    "mean over its iterations. Each line counts the verdicts over the environments (or table "
+    "cells) and shows where the claim fares worst, the lowest P (the share of resamples in which "
+    "it holds; ties: the lower end of the interval): statistic [95% seed-bootstrap interval] (n "
+    "seeds per variant), P, verdict."
+)
+HEADLINE_CLAIMS = [  # (the finding, its statistic, the section and start of the claims' text)
+    (
+        "The optimizations matter more than the choice of PPO or TRPO",
+        "ACLI - AAI",
+        "returns",
+        "ACLI > AAI",
+    ),
+    (
+        "Clipping does not keep PPO's ratio within 1 + eps",
+        "max ratio - (1 + eps)",
+        "trust region",
+        "PPO's max ratio",
+    ),
+    (
+        "Our returns are above the paper's",
+        "our mean - the upper end of the paper's interval",
+        "paper",
+        "",
+    ),
+]
+
+
+def env_version(env_id):
+    """Hopper-v4 -> 4; an id without a version sorts first."""
+    found = re.search(r"-v(\d+)$", env_id)
+    return int(found[1]) if found else -1
+
+
+def headline_envs(claims):
+    """The paper's environments, each at the oldest version among the claims (the closest to the
+    paper's gym -v2), in the paper's column order."""
+    envs = {c.env for c in claims if env_family(c.env) in PAPER_ENVS}
+    oldest = {}
+    for env in sorted(envs, key=env_version, reverse=True):
+        oldest[env_family(env)] = env
+    return order_envs(oldest.values())
+
+
+def headline(table_runs, claims):
+    """The README's three findings, chosen by HEADLINE_RULE from the computed verdicts."""
+    envs = headline_envs(claims)
+    if not envs:
+        return None
+    runs = [r for r in table_runs if r.env_id in envs]
+    lines = [
+        "Three fixed claims of the paper, on its environments, each at the oldest version run "
+        f"({', '.join(envs)}: {len(runs)} finished runs, {seeds_text(runs)}, {steps_text(runs)} "
+        f"steps each; the paper: about 40 agents per cell). {HEADLINE_RULE}",
+        "",
+    ]
+    for finding, statistic, section, prefix in HEADLINE_CLAIMS:
+        chosen = [
+            c
+            for c in claims
+            if c.section == section and c.text.startswith(prefix) and c.env in envs and not c.note
+        ]
+        kind = "runs" if section == "trust region" else "best"
+        judged = [c for c in chosen if c.verdicts[kind].word != "too few runs"] or chosen
+        if not judged:
+            lines.append(f"- **{finding}**: no runs yet.")
+            continue
+        worst = min(judged, key=lambda c: (c.verdicts[kind].p, c.verdicts[kind].low))
+        where = worst.env
+        if section == "paper":
+            where += " " + worst.text.removesuffix(" above the paper's interval")
+        verdict = worst.verdicts[kind]
+        paper = f" (paper: {worst.paper})" if section == "returns" and worst.paper != "—" else ""
+        of_what = "cells" if section == "paper" else "environments"
+        lines.append(
+            f"- **{finding}**: {tally_text([c.verdicts[kind].word for c in chosen], of_what)}; "
+            f"worst, {where}: {statistic} = {signed(verdict.estimate, worst.unit)} "
+            f"{interval_text(verdict.low, verdict.high, worst.unit)} "
+            f"{n_text(verdict, worst.pairing)}, P={verdict.p:.2f}, **{verdict.word}**{paper}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(text, readme_blocks, out, readme):
+    """summary.md in out, and each of readme_blocks ({name in README_BLOCKS: text}) between its
+    marker lines in the README, if it has them; returns (files written, notes for the terminal)."""
     written = []
     staged(Path(out, "summary.md")).write_text(text)
     written.append(Path(out) / "summary.md")
     if readme is None:
         return written, []
     readme_text = Path(readme).read_text() if Path(readme).is_file() else ""
-    start, end = readme_text.find(SUMMARY_START), readme_text.find(SUMMARY_END)
-    if start < 0 or end < start:
-        return written, [
-            f"{readme} has no results-summary marker lines: only {Path(out) / 'summary.md'} written"
-        ]
-    block = SUMMARY_START + "\n" + readme_text_of_block + SUMMARY_END
-    staged(Path(readme)).write_text(
-        readme_text[:start] + block + readme_text[end + len(SUMMARY_END) :]
-    )
-    written.append(Path(readme))
-    return written, []
+    notes = []
+    for name, block in readme_blocks.items():
+        first, last = README_BLOCKS[name]
+        start, end = readme_text.find(first), readme_text.find(last)
+        if start < 0 or end < start:
+            notes.append(f"{readme} has no {name} marker lines: its {name} is not written")
+            continue
+        readme_text = readme_text[:start] + first + "\n" + block + readme_text[end:]
+    if len(notes) < len(readme_blocks):
+        staged(Path(readme)).write_text(readme_text)
+        written.append(Path(readme))
+    return written, notes
 
 
 # ==================================================================================================
@@ -1803,8 +1993,12 @@ def write_report(args):
             if readme is None
             else Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
         )
+        blocks = {
+            "headline": headline(finished, claims),
+            "results-summary": readme_summary(finished, claims, ablation, link),
+        }
         summary_written, summary_notes = write_summary(
-            summary, results_summary(finished, claims, ablation, link), args.out, readme
+            summary, {k: v for k, v in blocks.items() if v is not None}, args.out, readme
         )
         written += summary_written
         for note in summary_notes:

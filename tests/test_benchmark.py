@@ -838,13 +838,13 @@ def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
 
-def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS):
+def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS, max_ratio=1.5):
     """A finished run's record whose every iteration returns `value` (so both aggregates do)."""
     columns = {name: np.full(iterations, np.nan) for name in report.RECORD_COLUMNS[2:]}
     columns["mean_return"][:] = value
     columns["episodes"][:] = 2
     columns["mean_kl"][:] = 0.01
-    columns["max_ratio"][:] = 1.5
+    columns["max_ratio"][:] = max_ratio
     source = f"{env_id}__{exp_name}__{seed}__1700000000"
     run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
     records.mkdir(parents=True, exist_ok=True)
@@ -997,7 +997,13 @@ def test_ablation_from_synthetic_records(tmp_path):
     assert "30 of 32 runs; missing" in summary and "seed 2: 1111, 0110" in summary
 
 
-def test_summary_goes_between_the_readme_markers(tmp_path, capsys):
+def readme_block(text, name):
+    """The text between a README block's marker lines, without them."""
+    first, last = report.README_BLOCKS[name]
+    return text[text.index(first) + len(first) + 1 : text.index(last)]
+
+
+def test_readme_blocks_go_between_their_markers(tmp_path, capsys):
     records = tmp_path / "records"
     for seed in (1, 2):
         for variant, value in (
@@ -1008,34 +1014,112 @@ def test_summary_goes_between_the_readme_markers(tmp_path, capsys):
         ):
             write_record(records, "Hopper-v4", variant, seed, value + seed)
     readme = tmp_path / "README.md"
-    before, after = "# A project\n\nSome text.\n", "\n## After\n\nMore text.\n"
-    readme.write_text(
-        before + report.SUMMARY_START + "\nold, hand-written\n" + report.SUMMARY_END + after
+    before, middle, after = "# A project\n\n", "\nSome text.\n\n", "\n## After\n\nMore text.\n"
+    old = (
+        before
+        + f"{report.HEADLINE_START}\nold, by hand\n{report.HEADLINE_END}"
+        + middle
+        + f"{report.SUMMARY_START}\nold, hand-written\n{report.SUMMARY_END}"
+        + after
     )
+    readme.write_text(old)
     out = tmp_path / "results"
     report.main(report.Args(records=records, out=out, readme=readme))
+    text = readme.read_text()
+    headline, block = readme_block(text, "headline"), readme_block(text, "results-summary")
+    assert "by hand" not in text and "hand-written" not in text
+    assert text == (
+        f"{before}{report.HEADLINE_START}\n{headline}{report.HEADLINE_END}{middle}"
+        f"{report.SUMMARY_START}\n{block}{report.SUMMARY_END}{after}"
+    )
+    # The headline: its lead (with the rule), then the three findings, one line each.
+    assert headline.splitlines()[0].endswith(report.HEADLINE_RULE)
+    assert [line.split("**")[1] for line in headline.splitlines()[2:]] == [
+        finding for finding, *_ in report.HEADLINE_CLAIMS
+    ]
+    # The results block is short, links what it leaves out, and every cell in it is a cell of
+    # summary.md's table (best iteration), with n instead of P.
+    assert len(block.splitlines()) <= 14
+    for link in ("results/summary.md", "results/records/", "results/table.md#claims-and-verdicts"):
+        assert f"]({link})" in block
     summary = (out / "summary.md").read_text()
-    # The block is the summary with its links seen from the README's folder.
-    block = summary.replace("](table.md", "](results/table.md").replace(
-        "](records/", "](results/records/"
-    )
-    assert (
-        readme.read_text()
-        == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
-    )
-    assert "hand-written" not in readme.read_text()
+    acli = "**contradicted** -500 [-501, -499]"
+    assert f"| ACLI > AAI, best iteration | {acli}, P=0.00 (paper: +324) |" in summary
+    assert f"Hopper-v4 {acli} (n=2)." in block
+    for name in ("PPO > PPO-M", "TRPO+ > TRPO", "PPO's max ratio > 1 + eps = 1.2"):
+        kind = "" if name.startswith("PPO's") else ", best iteration"
+        cell = next(row for row in summary.splitlines() if row.startswith(f"| {name}{kind} |"))
+        assert f"Hopper-v4 {cell.split(' | ')[1].split(', P=')[0]} (n=2)." in block
+    # PPO (3001.5 on average) is above the paper's 2632, the other three far below theirs.
+    paper = "holds in 1, contradicted in 3 of 4 cells"
+    assert f"- Our mean above the upper end of the paper's interval: {paper}." in block
     # Run again: the same README, byte for byte.
     report.main(report.Args(records=records, out=out, readme=readme))
-    assert (
-        readme.read_text()
-        == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
-    )
-    # Without the markers, only summary.md, and a note.
-    readme.write_text(before)
+    assert readme.read_text() == text
+    # Without one pair of markers, the other block only, and a note; without both, summary.md only.
     capsys.readouterr()
+    readme.write_text(old.replace(report.HEADLINE_END, ""))
+    report.main(report.Args(records=records, out=out, readme=readme))
+    assert readme.read_text() == old.replace(report.HEADLINE_END, "").replace(
+        "old, hand-written\n", block
+    )
+    assert "has no headline marker lines" in capsys.readouterr().err
+    readme.write_text(before)
     report.main(report.Args(records=records, out=out, readme=readme))
     assert readme.read_text() == before
-    assert "has no results-summary marker lines" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "has no headline marker lines" in err and "has no results-summary marker lines" in err
+
+
+def test_headline_selection_rule_on_synthetic_records(tmp_path):
+    """The rule: the paper's environments at their oldest version, the verdicts counted, and the
+    one where the claim fares worst shown (the lowest P, then the lowest end of the interval)."""
+    records = tmp_path / "records"
+    low, mid, high = [1000, 1100, 1200], [2000, 2100, 2200], [3000, 3100, 3200]
+    values = {
+        # ACLI - AAI = 2000 - 1000: holds. PPO's max ratio 2.0: 0.8 above 1 + eps.
+        "Walker2d-v4": ({"ppo_continuous": high, "ppo_m": low, "trpo": mid, "trpo_plus": mid}, 2.0),
+        # Four alike: ACLI - AAI is 0, as likely above 0 as below. Max ratio 0.3 above 1 + eps.
+        "Hopper-v4": ({v: [1000, 1050, 1100] for v in report.TABLE_1}, 1.5),
+        # The worst of every claim, were it not a newer version of Walker2d-v4: ACLI - AAI = -2000,
+        # the max ratio only 0.05 above the bound, PPO-M's return the farthest below the paper's.
+        "Walker2d-v5": (
+            {
+                "ppo_continuous": [500, 600, 700],
+                "ppo_m": [500, 600, 700],
+                "trpo": [2500, 2600, 2700],
+                "trpo_plus": [2500, 2600, 2700],
+            },
+            1.25,
+        ),
+    }
+    for env, (variants, max_ratio) in values.items():
+        for variant, seeds in variants.items():
+            for seed, value in enumerate(seeds, start=1):
+                write_record(records, env, variant, seed, value, max_ratio=max_ratio)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.HEADLINE_START}\n{report.HEADLINE_END}\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
+    headline = readme_block(readme.read_text(), "headline")
+    assert "Walker2d-v5" not in headline
+    assert "each at the oldest version run (Walker2d-v4, Hopper-v4: 24 finished runs, " in headline
+    acli, ratio, paper = headline.splitlines()[2:]
+    assert acli.startswith(
+        "- **The optimizations matter more than the choice of PPO or TRPO**: holds in 1, no "
+        "evidence in 1 of 2 environments; worst, Hopper-v4: ACLI - AAI = 0 ["
+    )
+    assert acli.endswith("(n=3), P=0.50, **no evidence** (paper: +324).")
+    assert ratio == (
+        "- **Clipping does not keep PPO's ratio within 1 + eps**: holds in 2 of 2 environments; "
+        "worst, Hopper-v4: max ratio - (1 + eps) = +0.30 [0.30, 0.30] (n=3), P=1.00, **holds**."
+    )
+    # Every cell is below the paper's interval (P = 0 in each): the lowest end of the interval
+    # decides, PPO-M on Walker2d-v4, 1100 - 2866 on average, 1000 - 2866 at the lowest.
+    assert paper.startswith(
+        "- **Our returns are above the paper's**: contradicted in 8 of 8 cells; worst, Walker2d-v4 "
+        "PPO-M: our mean - the upper end of the paper's interval = -1766 [-1866, "
+    )
+    assert paper.endswith("(n=3), P=0.00, **contradicted**.")
 
 
 def test_report_without_runs_says_so(tmp_path):
