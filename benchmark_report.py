@@ -1,8 +1,8 @@
 """The benchmark's report: runs in, the paper's Tables 1 and 2 and figures out.
 
-Reads the runs that benchmark.sh started, either from their TensorBoard event files (--runs: one folder
-per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) or from the per-run
-records that an earlier report wrote (--records), and writes into --out:
+Reads the runs that benchmark.sh started, either from their TensorBoard event files (--runs: one
+folder per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) or from
+the per-run records that an earlier report wrote (--records), and writes into --out:
 
 - records/{env_id}__{exp_name}__{seed}.csv: one small CSV per run with, per iteration, every number
   the report reads, so that the report regenerates from --out alone, without the event files;
@@ -12,12 +12,16 @@ records that an earlier report wrote (--records), and writes into --out:
   iterations); differences between environment versions and time-limit treatments; a trust-region
   summary per variant; one row per run;
 - curves_{env}.png: learning curves, every variant in one plot;
-- trust_region_{env}.png: mean KL and max ratio per iteration, per variant, as in the paper's trust-region plots;
-- ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1).
+- trust_region_{env}.png: mean KL and max ratio per iteration, per variant, as in the paper's
+  trust-region plots;
+- ablation.md and ablation_{env}.png for the runs of `benchmark.sh --ablation` (the paper's Fig. 1);
+- summary.md: every claim's verdicts in one table, and the comparisons, in short; and in the README
+  (--readme, or ours when --out is benchmark_results) two blocks between their marker lines: the
+  headline, three findings chosen by HEADLINE_RULE, and a short results summary (readme_summary).
 
 The return of an iteration is the mean return of the training episodes that ended in it, including
-episodes begun in the previous iteration; the released code resets every iteration and counts only the
-episodes begun and ended inside it (RETURN_PROTOCOL, printed in table.md). There are no separate
+episodes begun in the previous iteration; the released code resets every iteration and counts only
+the episodes begun and ended inside it (RETURN_PROTOCOL, printed in table.md). There are no separate
 evaluation episodes. The paper's claims are judged by one rule, report_stats.VERDICT_RULE.
 
     python benchmark_report.py --runs benchmark_runs/runs --out benchmark_runs
@@ -45,7 +49,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import report_stats  # the bootstrap and the verdict rule, beside this file
 
-REPOSITORY = Path(__file__).resolve().parent  # the committed results and README are the repository's
+# The committed results and the README are the repository's.
+REPOSITORY = Path(__file__).resolve().parent
 # The variants in the paper's row order, with the paper's names, and the names of their rows in the
 # paper's table (reference/paper_tables.csv): the variants' own, but PPO's.
 VARIANT_LABELS = {
@@ -56,7 +61,8 @@ VARIANT_LABELS = {
     "ppo_noclip": "PPO-NoClip",
 }
 PAPER_ROW_NAMES = {variant: variant for variant in VARIANT_LABELS} | {"ppo_continuous": "ppo"}
-TABLE_1 = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # also the four that AAI and ACLI compare
+# The variants of the paper's Table 1, also the four that AAI and ACLI compare.
+TABLE_1 = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]
 TABLE_2 = ["ppo_noclip", "ppo_continuous"]  # PPO-NoClip, and PPO beside it for comparison
 # benchmark.sh --time-limit-as-termination names its runs {variant}_tlterm, beside the default ones.
 TLTERM_SUFFIX = "_tlterm"
@@ -69,9 +75,14 @@ ABLATION_SWITCHES = ["clip_vloss", "scale_reward", "ortho_init", "anneal_lr"]
 # hyperparameter text does not give its batch size.
 DEFAULT_BATCH_SIZE = 2048
 LAST_ITERATIONS = 10  # the "last 10 iterations" aggregate
-SMOOTHING_WINDOW = 10  # iterations per rolling mean in the figures: its last point is the last-10 aggregate
+# Iterations per rolling mean in the figures: its last point is the last-10 aggregate.
+SMOOTHING_WINDOW = 10
 # The bootstrap's settings live with the verdict rule, in report_stats.py.
-CONFIDENCE, N_RESAMPLES, BOOTSTRAP_SEED = report_stats.CONFIDENCE, report_stats.N_RESAMPLES, report_stats.BOOTSTRAP_SEED
+CONFIDENCE, N_RESAMPLES, BOOTSTRAP_SEED = (
+    report_stats.CONFIDENCE,
+    report_stats.N_RESAMPLES,
+    report_stats.BOOTSTRAP_SEED,
+)
 CURVE_RESAMPLES = 1_000  # a band under a curve needs fewer, and is computed once per iteration
 
 AGGREGATES = {
@@ -80,9 +91,9 @@ AGGREGATES = {
     f"{LAST_ITERATIONS} per-iteration mean returns",
 }
 
-# A run's record: per iteration, the mean return of the episodes that finished in it and their count,
-# then the scalars the scripts log once per iteration (column name -> TensorBoard tag). The TRPO
-# columns stay empty for PPO.
+# A run's record: per iteration, the mean return of the episodes that finished in it and their
+# count, then the scalars the scripts log once per iteration (column name -> TensorBoard tag). The
+# TRPO columns stay empty for PPO.
 LOGGED_PER_ITERATION = {
     "mean_kl": "trust_region/mean_kl",
     "max_ratio": "trust_region/max_ratio",
@@ -99,15 +110,15 @@ SIGNIFICANT_DIGITS = 6  # of the floats in a record: far below the noise, and a 
 @dataclass
 class Args:
     out: Path
-    """where table.md, the figures and records/ (the runs' records) go; no default: a report goes only where named"""
+    """where table.md, the figures and records/ (a CSV per run) go; no default: only where named"""
     runs: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
     """a folder of run folders with event files, as benchmark.sh writes them"""
     records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
-    """a folder of per-run records (CSV) that an earlier report wrote (its OUT/records): the report from them alone"""
+    """an earlier report's OUT/records (one CSV per run): the report from these records alone"""
     readme: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
-    """a README to write the summary into, between its marker lines (default: ours, if --out is benchmark_results)"""
+    """a README to write the two blocks into (default: ours, if --out is benchmark_results)"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
-    """the paper's numbers as CSV (variant,env,mean,ci_low,ci_high); without it the paper's columns are empty"""
+    """the paper's numbers, CSV (variant,env,mean,ci_low,ci_high); without it, no paper columns"""
 
 
 # ==================================================================================================
@@ -198,7 +209,7 @@ def parse_run_name(name):
 
 
 def parse_hparams(hparams_text):
-    """{key: value text} from the scripts' markdown table of hyperparameters (`|key|value|` rows)."""
+    """{key: value text} from the scripts' markdown hyperparameter table (`|key|value|` rows)."""
     return dict(re.findall(r"^\|\s*(\w+)\s*\|\s*([^|]*?)\s*\|$", hparams_text, flags=re.MULTILINE))
 
 
@@ -272,7 +283,7 @@ class Run:
 
     @property
     def done_iterations(self):
-        """Iterations logged so far (the trust-region tags are logged at the end of every iteration)."""
+        """Iterations logged so far (the trust-region tags are logged at every iteration's end)."""
         logged = len(self.logged("mean_kl")[1])
         return logged if logged else int(self.iterations[-1])
 
@@ -282,8 +293,8 @@ class Run:
 
 
 def significant(values):
-    """Rounded to SIGNIFICANT_DIGITS, as a record stores them, so that a run read from its event files
-    and the same run read back from its record give the same numbers, and the same report."""
+    """Rounded to SIGNIFICANT_DIGITS, as a record stores them, so that a run read from its event
+    files and the same run read back from its record give the same numbers, and the same report."""
     return np.array([float(f"{x:.{SIGNIFICANT_DIGITS}g}") for x in values])
 
 
@@ -302,26 +313,37 @@ def run_from_events(path, env_id, exp_name, seed):
 
     def scalars(tag):
         points = events.Scalars(tag) if tag in tags["scalars"] else []
-        return np.array([p.step for p in points], dtype=np.int64), np.array([p.value for p in points])
+        return np.array([p.step for p in points], dtype=np.int64), np.array(
+            [p.value for p in points]
+        )
 
     episode_steps, episode_returns = scalars("charts/episodic_return")
     logged = {column: scalars(tag) for column, tag in LOGGED_PER_ITERATION.items()}
     # Every column is as long as the last iteration: a step outside the run's iterations (past the
-    # planned ones or, without them, past one iteration per point, as the scripts log every iteration)
-    # is not the run's, and would size the columns by itself.
-    planned = int(hparams["num_iterations"]) if hparams.get("num_iterations", "").isdigit() else None
+    # planned ones or, without them, past one iteration per point, as the scripts log every
+    # iteration) is not the run's, and would size the columns by itself.
+    planned = (
+        int(hparams["num_iterations"]) if hparams.get("num_iterations", "").isdigit() else None
+    )
     every_step = np.concatenate([episode_steps, *(steps for steps, _ in logged.values())])
     limit = planned if planned is not None else len(every_step)
-    if len(every_step) and (every_step.min() < 1 or iteration_of(every_step.max(), batch_size) > limit):
+    if len(every_step) and (
+        every_step.min() < 1 or iteration_of(every_step.max(), batch_size) > limit
+    ):
         bad = every_step.min() if every_step.min() < 1 else every_step.max()
         what = (
-            f"its {limit} planned iterations" if planned is not None else f"{limit} iterations (one per point logged)"
+            f"its {limit} planned iterations"
+            if planned is not None
+            else f"{limit} iterations (one per point logged)"
         )
         raise ValueError(f"a point at step {bad} lies outside {what} of {batch_size} steps")
     with_episodes, means = iteration_means(episode_steps, episode_returns, batch_size)
     counts = np.unique(iteration_of(episode_steps, batch_size), return_counts=True)[1]
     # The per-iteration tags are logged at the iteration's last global step, k * batch_size.
-    logged = {column: (iteration_of(steps, batch_size), values) for column, (steps, values) in logged.items()}
+    logged = {
+        column: (iteration_of(steps, batch_size), values)
+        for column, (steps, values) in logged.items()
+    }
     last = max([0, *with_episodes, *(i for iterations, _ in logged.values() for i in iterations)])
     columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
     columns["mean_return"][with_episodes - 1] = significant(means)
@@ -376,8 +398,8 @@ def load_runs(runs_dir, skipped):
 # Records: one CSV per run, from which the whole report regenerates
 # ==================================================================================================
 def write_record(run, path):
-    """The run as CSV: comment lines with its source and constants (floats as Python writes them, which
-    read back exactly), then one row per iteration."""
+    """The run as CSV: comment lines with its source and constants (floats as Python writes them,
+    which read back exactly), then one row per iteration."""
     constants = {
         "run": run.source,
         "batch_size": run.batch_size,
@@ -387,8 +409,10 @@ def write_record(run, path):
         "clip_coef": run.clip_coef,
     }
     lines = [
-        f"# Per-iteration record of the run {run.source}, extracted from its event files by benchmark_report.py.",
-        "# " + " ".join(f"{key}={'' if value is None else value}" for key, value in constants.items()),
+        f"# Per-iteration record of the run {run.source}, extracted from its event files by "
+        "benchmark_report.py.",
+        "# "
+        + " ".join(f"{key}={'' if value is None else value}" for key, value in constants.items()),
         *(f"# note: {note}" for note in run.notes),
         ",".join(RECORD_COLUMNS),
     ]
@@ -403,10 +427,10 @@ def write_record(run, path):
 
 def read_record(path):
     """A Run from its record, the inverse of write_record. The record is checked as a whole, and a
-    ValueError says what does not hold: its run named and stored under that name (one record per run),
-    its constants, its header, one row per iteration 1, 2, ... at global step iteration * batch_size,
-    numbers, and an episode count wherever there is a return. So its columns are as long as its rows,
-    and nothing in it can size anything beyond its own length."""
+    ValueError says what does not hold: its run named and stored under that name (one record per
+    run), its constants, its header, one row per iteration 1, 2, ... at global step iteration *
+    batch_size, numbers, and an episode count wherever there is a return. So its columns are as long
+    as its rows, and nothing in it can size anything beyond its own length."""
     constants, notes, rows = {}, [], []
     with Path(path).open() as f:
         for line in f:
@@ -420,7 +444,9 @@ def read_record(path):
         raise ValueError("no `# run=...` line naming its run")
     env_id, exp_name, seed, _ = parse_run_name(constants["run"])
     if Path(path).stem != f"{env_id}__{exp_name}__{seed}":
-        raise ValueError(f"it holds the run {constants['run']}, whose record is {env_id}__{exp_name}__{seed}.csv")
+        raise ValueError(
+            f"it holds the run {constants['run']}, whose record is {env_id}__{exp_name}__{seed}.csv"
+        )
     for key, valid in (
         ("batch_size", r"[1-9][0-9]*"),
         ("batch_size_assumed", "[01]"),
@@ -435,18 +461,26 @@ def read_record(path):
     columns = {name: np.full(len(table) - 1, np.nan) for name in RECORD_COLUMNS[2:]}
     for i, row in enumerate(table[1:]):
         iteration = i + 1
-        if row[:2] != [str(iteration), str(iteration * batch_size)] or len(row) != len(RECORD_COLUMNS):
+        if row[:2] != [str(iteration), str(iteration * batch_size)] or len(row) != len(
+            RECORD_COLUMNS
+        ):
             raise ValueError(
-                f"its row {iteration} is not iteration {iteration} at global step {iteration * batch_size} with "
-                f"{len(RECORD_COLUMNS)} fields, but `{','.join(row)[:60]}`"
+                f"its row {iteration} is not iteration {iteration} at global step "
+                f"{iteration * batch_size} with {len(RECORD_COLUMNS)} fields, but "
+                f"`{','.join(row)[:60]}`"
             )
         for name, text in zip(RECORD_COLUMNS[2:], row[2:], strict=True):
             if text:
                 columns[name][i] = float(text)  # a ValueError if it is no number
     returns, episodes = columns["mean_return"], columns["episodes"]
     counted = episodes[~np.isnan(episodes)]
-    if np.any(np.isnan(returns) != np.isnan(episodes)) or np.any((counted % 1 != 0) | (counted < 1)):
-        raise ValueError("a mean return without its number of episodes (a whole number, 1 or more), or the reverse")
+    if np.any(np.isnan(returns) != np.isnan(episodes)) or np.any(
+        (counted % 1 != 0) | (counted < 1)
+    ):
+        raise ValueError(
+            "a mean return without its number of episodes (a whole number, 1 or more), "
+            "or the reverse"
+        )
 
     def optional(key, kind):
         return kind(float(constants[key])) if constants.get(key) else None
@@ -487,14 +521,14 @@ def write_records(runs, records_dir, terminal_notes):
     return written
 
 
-# Each file of the report is written under a temporary name beside its own, and main renames them all
-# over their own names only once every one is written: an interrupted or failed report (Ctrl-C, a full
-# disk) leaves the previous report whole, and two reports at once each leave a whole one.
+# Each file of the report is written under a temporary name beside its own, and main renames them
+# all over their own names only once every one is written: an interrupted or failed report (Ctrl-C,
+# a full disk) leaves the previous report whole, and two reports at once each leave a whole one.
 STAGED = []  # (temporary, final) paths of the report being written
 
 
 def staged(path):
-    """The temporary name to write instead of path, in the same folder so that the rename is atomic."""
+    """The temporary name to write instead of path, in its folder so that the rename is atomic."""
     path = Path(path)
     STAGED.append((path.with_name(f".{path.name}.{os.getpid()}.tmp"), path))
     return STAGED[-1][0]
@@ -527,7 +561,9 @@ def order_envs(env_ids):
 def order_variants(names):
     """The paper's variants in its order, then their time-limit-as-termination runs, then any other
     experiment name (a user's own variant) by name."""
-    known = [v + suffix for suffix in ("", TLTERM_SUFFIX) for v in VARIANT_LABELS if v + suffix in names]
+    known = [
+        v + suffix for suffix in ("", TLTERM_SUFFIX) for v in VARIANT_LABELS if v + suffix in names
+    ]
     return known + sorted(set(names) - set(known))
 
 
@@ -536,7 +572,8 @@ def plot_label(exp_name):
     if base in VARIANT_LABELS:
         tlterm = ", time limit as termination" if exp_name != base else ""
         return VARIANT_LABELS[base] + tlterm
-    return exp_name.lstrip("_") or exp_name  # matplotlib leaves a label that starts with "_" out of the legend
+    # matplotlib leaves a label that starts with "_" out of the legend.
+    return exp_name.lstrip("_") or exp_name
 
 
 def label(exp_name):
@@ -560,8 +597,9 @@ def markdown_table(header, rows):
 
 
 def table_variants(names, table):
-    """The rows of Table 1 or 2: its variants in the paper's order, then their time-limit-as-termination
-    runs; Table 1 also takes every name that is not one of the paper's (a user's own variant)."""
+    """The rows of Table 1 or 2: its variants in the paper's order, then their
+    time-limit-as-termination runs; Table 1 also takes every name that is not one of the paper's
+    (a user's own variant)."""
     variants = TABLE_1 if table == "Table 1" else TABLE_2
     if table == "Table 2" and not any(base_variant(n) == "ppo_noclip" for n in names):
         return []
@@ -606,13 +644,17 @@ def results_table(runs, kind, paper, table):
             row.append(cell(*paper_numbers) if paper_numbers else "—")
         rows.append(row)
     if table == "Table 1":
-        suffixes = [""] + ([TLTERM_SUFFIX] if any(v.endswith(TLTERM_SUFFIX) for v in variants) else [])
+        suffixes = [""] + (
+            [TLTERM_SUFFIX] if any(v.endswith(TLTERM_SUFFIX) for v in variants) else []
+        )
         for suffix in suffixes:
             for position, index_name in enumerate(("AAI", "ACLI")):
                 row = [index_name + (" (time limit as termination)" if suffix else "")]
                 for env in envs:
                     family = env_family(env)
-                    paper_means = {v: numbers[0] for (v, e), numbers in paper.items() if e == family}
+                    paper_means = {
+                        v: numbers[0] for (v, e), numbers in paper.items() if e == family
+                    }
                     row.append(text_or_dash(aai_acli(our_means[env], suffix)[position]))
                     row.append(text_or_dash(aai_acli(paper_means)[position]))
                 rows.append(row)
@@ -677,7 +719,8 @@ def trust_region_row(env, variant, runs):
         fixed(max(s["max_ratio"] for s in summaries), ".2f"),
         fixed(ratio_outside, ".1%")
         + ("" if np.isnan(ratio_outside) else bound_text("eps", {r.clip_coef for r in runs})),
-        fixed(kl_outside, ".1%") + ("" if np.isnan(kl_outside) else bound_text("delta", {r.max_kl for r in runs})),
+        fixed(kl_outside, ".1%")
+        + ("" if np.isnan(kl_outside) else bound_text("delta", {r.max_kl for r in runs})),
     ]
 
 
@@ -687,7 +730,11 @@ def trust_region_section(runs):
     rows = []
     for env in order_envs(r.env_id for r in runs):
         for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
-            rows.append(trust_region_row(env, variant, [r for r in runs if r.env_id == env and r.exp_name == variant]))
+            rows.append(
+                trust_region_row(
+                    env, variant, [r for r in runs if r.env_id == env and r.exp_name == variant]
+                )
+            )
     return (
         "## Trust region, per variant\n\n"
         "Mean over seeds of each run's mean over its iterations; the largest max ratio is over all "
@@ -715,7 +762,9 @@ class Claim:
 
 CLAIM_SECTIONS = {
     "returns": "The paper's claims on returns (Tables 1 and 2)",
-    "trust region": "The paper's claims on the trust region (per run: the mean over its iterations)",
+    "trust region": (
+        "The paper's claims on the trust region (per run: the mean over its iterations)"
+    ),
     "comparisons": "Comparisons that the paper did not make",
     "paper": "Against the paper's numbers: our mean minus the upper end of the paper's interval",
 }
@@ -746,10 +795,13 @@ def signed(value, unit=".0f"):
 
 
 def return_claims(runs, paper):
-    """Per environment: ACLI > AAI, each variant with the optimizations above its minimal sibling, and PPO
-    above PPO-NoClip (Table 2), on both aggregates, the groups resampled apart (no two variants share a
-    run, whatever their seeds)."""
-    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    """Per environment: ACLI > AAI, each variant with the optimizations above its minimal sibling,
+    and PPO above PPO-NoClip (Table 2), on both aggregates, the groups resampled apart (no two
+    variants share a run, whatever their seeds)."""
+    scores = {
+        kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind))
+        for kind in AGGREGATES
+    }
     claims = []
     for env in order_envs(r.env_id for r in runs):
         family = env_family(env)
@@ -758,7 +810,9 @@ def return_claims(runs, paper):
         def add(text, variants, statistic, paper_value, env=env):
             if all((v, env) in scores["best"] for v in variants):
                 verdicts = {
-                    kind: report_stats.judge([list(scores[kind][v, env].values()) for v in variants], statistic)
+                    kind: report_stats.judge(
+                        [list(scores[kind][v, env].values()) for v in variants], statistic
+                    )
                     for kind in AGGREGATES
                 }
                 claims.append(Claim("returns", text, env, "unpaired", paper_value, verdicts))
@@ -775,31 +829,51 @@ def return_claims(runs, paper):
             ("trpo_plus", "trpo", "the optimizations raise TRPO's return"),
             ("ppo_continuous", "ppo_noclip", "clipping the surrogate raises the return"),
         ):
-            value = signed(paper_means[better] - paper_means[worse]) if {better, worse} <= set(paper_means) else "—"
+            value = (
+                signed(paper_means[better] - paper_means[worse])
+                if {better, worse} <= set(paper_means)
+                else "—"
+            )
             text = f"{VARIANT_LABELS[better]} > {VARIANT_LABELS[worse]}: {why}"
             add(text, [better, worse], report_stats.difference_of_means, value)
     return claims
 
 
 def trust_region_claims(runs):
-    """Per environment, from each run's mean over its iterations of the mean KL and of the max ratio:
-    PPO-M leaves the trust region more than PPO, PPO-NoClip does not (the paper: about as PPO), PPO's
-    max ratio passes 1 + eps, and TRPO's mean KL stays within delta, which the rule does not judge."""
+    """Per environment, from each run's mean over its iterations of the mean KL and of the max
+    ratio: PPO-M leaves the trust region more than PPO, PPO-NoClip does not (the paper: about as
+    PPO), PPO's max ratio passes 1 + eps, and TRPO's mean KL stays within delta, which the rule
+    does not judge."""
     summaries = {run.key: trust_region_summary(run) for run in runs}
     measures = {"mean KL": "mean_kl", "max ratio": "mean_max_ratio"}
-    values = {m: per_seed(runs, lambda r, key=key: summaries[r.key][key]) for m, key in measures.items()}
+    values = {
+        m: per_seed(runs, lambda r, key=key: summaries[r.key][key]) for m, key in measures.items()
+    }
     units = {"mean KL": ".4f", "max ratio": ".2f"}
     claims = []
     for env in order_envs(r.env_id for r in runs):
-        for other, paper_reading in (("ppo_m", "yes: larger"), ("ppo_noclip", "no: about as PPO's")):
+        for other, paper_reading in (
+            ("ppo_m", "yes: larger"),
+            ("ppo_noclip", "no: about as PPO's"),
+        ):
             for measure in measures:
                 groups = [values[measure].get((v, env)) for v in (other, "ppo_continuous")]
                 if None in groups:
                     continue
                 text = f"{VARIANT_LABELS[other]}'s {measure} > PPO's"
-                verdict = report_stats.judge([list(g.values()) for g in groups], report_stats.difference_of_means)
+                verdict = report_stats.judge(
+                    [list(g.values()) for g in groups], report_stats.difference_of_means
+                )
                 claims.append(
-                    Claim("trust region", text, env, "unpaired", paper_reading, {"runs": verdict}, units[measure])
+                    Claim(
+                        "trust region",
+                        text,
+                        env,
+                        "unpaired",
+                        paper_reading,
+                        {"runs": verdict},
+                        units[measure],
+                    )
                 )
         ppo = [r for r in runs if r.env_id == env and r.exp_name == "ppo_continuous"]
         if ppo and len({r.clip_coef for r in ppo}) == 1 and ppo[0].clip_coef is not None:
@@ -809,8 +883,12 @@ def trust_region_claims(runs):
                 lambda x, axis=-1, bound=bound: np.mean(x, axis=axis) - bound,
             )
             text = f"PPO's max ratio > 1 + eps = {bound:g}: clipping does not bound the ratio"
-            claims.append(Claim("trust region", text, env, "one group", "yes", {"runs": verdict}, ".2f"))
-        trpo = [r for r in runs if r.env_id == env and base_variant(r.exp_name) in ("trpo", "trpo_plus")]
+            claims.append(
+                Claim("trust region", text, env, "one group", "yes", {"runs": verdict}, ".2f")
+            )
+        trpo = [
+            r for r in runs if r.env_id == env and base_variant(r.exp_name) in ("trpo", "trpo_plus")
+        ]
         trpo = [r for r in trpo if r.max_kl is not None and len(r.logged("mean_kl")[1])]
         if trpo:
             above = sum(int(np.sum(r.logged("mean_kl")[1] > r.max_kl)) for r in trpo)
@@ -820,22 +898,39 @@ def trust_region_claims(runs):
                 f"mean KL above delta in {above} of {total} iterations ({len(trpo)} runs); "
                 f"their max ratio reached {largest_ratio:.0f}"
             )
-            claims.append(Claim("trust region", "TRPO's and TRPO+'s mean KL <= delta", env, "—", "yes", {}, note=note))
+            claims.append(
+                Claim(
+                    "trust region",
+                    "TRPO's and TRPO+'s mean KL <= delta",
+                    env,
+                    "—",
+                    "yes",
+                    {},
+                    note=note,
+                )
+            )
     return claims
 
 
 def comparison_claims(runs):
     """Time limit as termination against the default bootstrap, per variant, paired by seed (an
-    as-termination run is the same seed's default run until the first truncation); one environment in
-    two versions (Walker2d-v4 and -v5), per variant, unpaired (different models share nothing)."""
-    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    as-termination run is the same seed's default run until the first truncation); one environment
+    in two versions (Walker2d-v4 and -v5), per variant, unpaired (two models share nothing)."""
+    scores = {
+        kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind))
+        for kind in AGGREGATES
+    }
     names = order_variants({r.exp_name for r in runs})
     envs = order_envs(r.env_id for r in runs)
     claims = []
     for variant in names:
         base = base_variant(variant)
         for env in envs:
-            if variant == base or (variant, env) not in scores["best"] or (base, env) not in scores["best"]:
+            if (
+                variant == base
+                or (variant, env) not in scores["best"]
+                or (base, env) not in scores["best"]
+            ):
                 continue
             seeds = sorted(set(scores["best"][base, env]) & set(scores["best"][variant, env]))
             verdicts = {
@@ -846,7 +941,10 @@ def comparison_claims(runs):
                 )
                 for kind in AGGREGATES
             }
-            text = f"{plot_label(base)}: bootstrapping the time limit scores above taking it as a termination"
+            text = (
+                f"{plot_label(base)}: "
+                "bootstrapping the time limit scores above taking it as a termination"
+            )
             claims.append(Claim("comparisons", text, env, "paired by seed", "—", verdicts))
     for variant in names:
         present = [env for env in envs if (variant, env) in scores["best"]]
@@ -860,14 +958,19 @@ def comparison_claims(runs):
                     for kind in AGGREGATES
                 }
                 text = f"{plot_label(variant)}: lower on {new} than on {old}"
-                claims.append(Claim("comparisons", text, f"{old}, {new}", "unpaired", "—", verdicts))
+                claims.append(
+                    Claim("comparisons", text, f"{old}, {new}", "unpaired", "—", verdicts)
+                )
     return claims
 
 
 def paper_claims(runs, paper):
     """Per cell of Tables 1 and 2 (time-limit-as-termination rows beside the paper's number of their
     variant): is our mean above the upper end of the paper's interval?"""
-    scores = {kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind)) for kind in AGGREGATES}
+    scores = {
+        kind: per_seed(runs, lambda r, kind=kind: aggregate(r.iteration_returns, kind))
+        for kind in AGGREGATES
+    }
     claims = []
     for env in order_envs(r.env_id for r in runs):
         for variant in order_variants({r.exp_name for r in runs if r.env_id == env}):
@@ -880,7 +983,8 @@ def paper_claims(runs, paper):
                 return np.mean(x, axis=axis) - high
 
             verdicts = {
-                kind: report_stats.judge([list(scores[kind][variant, env].values())], above) for kind in AGGREGATES
+                kind: report_stats.judge([list(scores[kind][variant, env].values())], above)
+                for kind in AGGREGATES
             }
             text = f"{plot_label(variant)} above the paper's interval"
             claims.append(Claim("paper", text, env, "one group", cell(*numbers), verdicts))
@@ -888,7 +992,12 @@ def paper_claims(runs, paper):
 
 
 def all_claims(runs, paper):
-    return return_claims(runs, paper) + trust_region_claims(runs) + comparison_claims(runs) + paper_claims(runs, paper)
+    return (
+        return_claims(runs, paper)
+        + trust_region_claims(runs)
+        + comparison_claims(runs)
+        + paper_claims(runs, paper)
+    )
 
 
 def interval_text(low, high, unit):
@@ -934,23 +1043,41 @@ def claims_section(claims):
                 cells = [claim.note + f": **{BY_CONSTRUCTION}**"]
             else:
                 cells = [verdict_cell(v, claim.unit) for v in claim.verdicts.values()]
-            rows.append([claim.text, claim.env, claim.pairing, claim.paper, *cells, counts_text(claim)])
-        statistic_header = ["statistic [interval], P: verdict"] if section == "trust region" else aggregate_header
+            rows.append(
+                [claim.text, claim.env, claim.pairing, claim.paper, *cells, counts_text(claim)]
+            )
+        statistic_header = (
+            ["statistic [interval], P: verdict"] if section == "trust region" else aggregate_header
+        )
         header = ["claim", "environment", "resampled", "paper", *statistic_header, "runs"]
         parts.append(f"### {title}\n\n" + markdown_table(header, rows))
         if section == "trust region" and any(c.note for c in chosen):
             parts.append(
-                "TRPO's mean KL is true by construction, not a finding: the logged mean KL is the one that "
-                "the line search checks on the training batch before it accepts a step, so it stays within "
-                "delta unless the line search is broken. The paper measured it on held-out states as well "
-                "(the released code's logging rollout), where it could have failed; these runs do not.\n"
+                "TRPO's mean KL is true by construction, not a finding: the logged mean KL is the "
+                "one that the line search checks on the training batch before it accepts a step, "
+                "so it stays within delta unless the line search is broken. The paper measured it "
+                "on held-out states as well (the released code's logging rollout), where it could "
+                "have failed; these runs do not.\n"
             )
     return "\n".join(parts)
 
 
 def per_run_table(runs):
-    header = ["environment", "variant", "seed", "iterations", "batch size", "best iteration", "last 10"]
-    header += ["largest max ratio", "mean of mean KL", "line search gave up", "largest KL of a step taken (bound)"]
+    header = [
+        "environment",
+        "variant",
+        "seed",
+        "iterations",
+        "batch size",
+        "best iteration",
+        "last 10",
+    ]
+    header += [
+        "largest max ratio",
+        "mean of mean KL",
+        "line search gave up",
+        "largest KL of a step taken (bound)",
+    ]
     rows = []
     envs = order_envs(r.env_id for r in runs)
     for run in sorted(runs, key=lambda r: (envs.index(r.env_id), r.exp_name, r.seed)):
@@ -958,8 +1085,13 @@ def per_run_table(runs):
         trpo = ["—", "—"]
         if "gave_up" in tr:
             bound = f" ({run.max_kl:g})" if run.max_kl is not None else ""
-            trpo = [f"{tr['gave_up']} of {tr['line_searches']}", f"{tr['max_kl_accepted']:.4f}{bound}"]
-        iterations = f"{run.done_iterations}{'' if run.complete else f' of {run.planned_iterations}'}"
+            trpo = [
+                f"{tr['gave_up']} of {tr['line_searches']}",
+                f"{tr['max_kl_accepted']:.4f}{bound}",
+            ]
+        iterations = (
+            f"{run.done_iterations}{'' if run.complete else f' of {run.planned_iterations}'}"
+        )
         rows.append(
             [
                 run.env_id,
@@ -978,27 +1110,32 @@ def per_run_table(runs):
 
 
 def run_notes(runs):
-    """What a reader of table.md should know about single runs; the same from event files and records."""
+    """What a reader of table.md should know about single runs; the same from events and records."""
     notes = []
     for run in runs:
         notes += [f"`{run.source}`: {note}" for note in run.notes]
         if run.batch_size_assumed:
-            notes.append(f"`{run.source}`: no batch size in its hyperparameters, assumed {DEFAULT_BATCH_SIZE}")
+            notes.append(
+                f"`{run.source}`: no batch size in its hyperparameters, assumed "
+                f"{DEFAULT_BATCH_SIZE}"
+            )
         if len(run.iterations) == 0:
             notes.append(f"`{run.source}` has no finished episodes; left out")
     return notes
 
 
-# What an iteration's return is here, and how it differs from the released code's: said once, in table.md.
+# What an iteration's return is here, and how it differs from the released code's: said once,
+# in table.md.
 RETURN_PROTOCOL = (
-    "**The return of an iteration** is the mean undiscounted return of the training episodes that ended "
-    "in it, wherever they began: episodes run on across iterations here, so an iteration's mean also "
-    "counts episodes begun under the previous policy. The released code resets the environment at the "
-    "start of every iteration and counts only the episodes begun and ended inside it (the cut last one "
-    "dropped), so its per-iteration means are a different measurement of the same policies. Neither runs "
-    "separate evaluation episodes. The released configs that turn on its trust-region logging (most of "
-    "Table 1's and all of PPO-NoClip's) also run an extra held-out rollout every tenth iteration, whose "
-    "observations and rewards feed the running statistics; these runs have none."
+    "**The return of an iteration** is the mean undiscounted return of the training episodes that "
+    "ended in it, wherever they began: episodes run on across iterations here, so an iteration's "
+    "mean also counts episodes begun under the previous policy. The released code resets the "
+    "environment at the start of every iteration and counts only the episodes begun and ended "
+    "inside it (the cut last one dropped), so its per-iteration means are a different measurement "
+    "of the same policies. Neither runs separate evaluation episodes. The released configs that "
+    "turn on its trust-region logging (most of Table 1's and all of PPO-NoClip's) also run an "
+    "extra held-out rollout every tenth iteration, whose observations and rewards feed the running "
+    "statistics; these runs have none."
 )
 
 
@@ -1006,19 +1143,21 @@ def write_table_md(runs, paper, notes, path, claims=()):
     parts = [
         "# Results in the layout of the paper's Tables 1 and 2\n",
         RETURN_PROTOCOL + "\n",
-        f"CI: percentile bootstrap over seeds (`scipy.stats.bootstrap`), {N_RESAMPLES} resamples, RNG seed "
-        f"{BOOTSTRAP_SEED}; with a handful of seeds it shows how far apart they are, and is too narrow as a CI.\n",
+        f"CI: percentile bootstrap over seeds (`scipy.stats.bootstrap`), {N_RESAMPLES} resamples, "
+        f"RNG seed {BOOTSTRAP_SEED}; with a handful of seeds it shows how far apart they are, and "
+        "is too narrow as a CI.\n",
         "AAI = max(|PPO - TRPO+|, |PPO-M - TRPO|), ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|), from "
         "the means; shown only where all four variants ran.\n",
     ]
     if paper:
         parts.append(
-            "Paper: Engstrom et al. 2020, Tables 1 and 2 (gym -v2 environments, about 40 agents per "
-            "cell). It does not say which aggregate it reports; the authors' analysis code takes each "
-            "agent's best iteration, so compare it with the best-iteration tables first. The released "
-            "code treats the time limit as a termination, so the paper's number also stands beside our "
-            "time-limit-as-termination rows. Its AAI and ACLI here come from its rounded means (for "
-            "Hopper's ACLI the paper prints 421, the rounded means give 423).\n"
+            "Paper: Engstrom et al. 2020, Tables 1 and 2 (gym -v2 environments, about 40 agents "
+            "per cell). It does not say which aggregate it reports; the authors' analysis code "
+            "takes each agent's best iteration, so compare it with the best-iteration tables "
+            "first. The released code treats the time limit as a termination, so the paper's "
+            "number also stands beside our time-limit-as-termination rows. Its AAI and ACLI here "
+            "come from its rounded means (for Hopper's ACLI the paper prints 421, the rounded "
+            "means give 423).\n"
         )
     else:
         parts.append("The paper's numbers were not found, so their columns are empty.\n")
@@ -1027,7 +1166,8 @@ def write_table_md(runs, paper, notes, path, claims=()):
         if not run.complete:
             notes.append(
                 f"`{run.source}` has {run.done_iterations} of {run.planned_iterations} iterations "
-                "(still running, or stopped): in the per-run table and the plots, not in the tables above"
+                "(still running, or stopped): in the per-run table and the plots, "
+                "not in the tables above"
             )
     if not complete:
         parts.append("No run has finished yet.\n")
@@ -1071,8 +1211,9 @@ def variant_colours(runs):
 
 
 def plot_series(ax, steps, matrix, name, colour):
-    """Faint: the mean over seeds of each iteration. Solid: the mean over seeds of each seed's rolling
-    mean, with its bootstrap band; one iteration's mean of two or three episodes is too noisy to read."""
+    """Faint: the mean over seeds of each iteration. Solid: the mean over seeds of each seed's
+    rolling mean, with its bootstrap band; one iteration's mean of two or three episodes is too
+    noisy to read."""
     ax.plot(steps, column_means(matrix), color=colour, alpha=0.25, linewidth=0.6)
     mean, low, high = mean_and_band(rolling_mean(matrix, SMOOTHING_WINDOW))
     ax.plot(steps, mean, color=colour, label=name)
@@ -1090,7 +1231,14 @@ def how_to_read():
     """Legend entries that say what the faint line and the band are."""
     return [
         Line2D([], [], color="gray", alpha=0.4, linewidth=0.6, label="faint: each iteration"),
-        Line2D([], [], color="gray", alpha=0.3, linewidth=6, label=f"band: {CONFIDENCE:.0%} bootstrap CI over seeds"),
+        Line2D(
+            [],
+            [],
+            color="gray",
+            alpha=0.3,
+            linewidth=6,
+            label=f"band: {CONFIDENCE:.0%} bootstrap CI over seeds",
+        ),
     ]
 
 
@@ -1104,14 +1252,23 @@ def plot_learning_curves(runs, out):
             group = [r for r in runs if r.env_id == env and r.exp_name == variant]
             matrix = series_matrix([(r.iterations, r.iteration_returns) for r in group])
             steps = np.arange(1, matrix.shape[1] + 1) * group[0].batch_size
-            plot_series(ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant])
+            plot_series(
+                ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant]
+            )
         ax.set(
             title=f"{env}: learning curves, mean over seeds",
-            ylabel=f"mean return of the iteration's episodes\n(rolling mean over {SMOOTHING_WINDOW} iterations)",
+            ylabel="mean return of the iteration's episodes\n"
+            f"(rolling mean over {SMOOTHING_WINDOW} iterations)",
         )
         steps_axis(ax)
         handles = ax.get_legend_handles_labels()[0] + how_to_read()
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            borderaxespad=0,
+            fontsize="small",
+        )
         written.append(Path(out) / f"curves_{env}.png")
         fig.savefig(staged(written[-1]), dpi=120, format="png")
     return written
@@ -1132,7 +1289,9 @@ def plot_trust_region(runs, out):
             for ax, column in ((ax_kl, "mean_kl"), (ax_ratio, "max_ratio")):
                 matrix = series_matrix([r.logged(column) for r in group])
                 steps = np.arange(1, matrix.shape[1] + 1) * group[0].batch_size
-                plot_series(ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant])
+                plot_series(
+                    ax, steps, matrix, f"{plot_label(variant)} (n={len(group)})", colours[variant]
+                )
             # TRPO's bound delta, in the variant's colour: its mean KL should stay under it.
             for max_kl in sorted({r.max_kl for r in group if r.max_kl is not None}):
                 ax_kl.axhline(
@@ -1144,14 +1303,19 @@ def plot_trust_region(runs, out):
                 )
         for clip_coef in sorted({r.clip_coef for r in env_runs if r.clip_coef is not None}):
             ax_ratio.axhline(
-                1 + clip_coef, color="gray", linestyle="--", linewidth=1, label=f"1 + eps = {1 + clip_coef:g}"
+                1 + clip_coef,
+                color="gray",
+                linestyle="--",
+                linewidth=1,
+                label=f"1 + eps = {1 + clip_coef:g}",
             )
         ax_kl.set(
             title=f"{env}: trust region, mean over seeds",
             ylabel=f"mean KL(old || new)\n(rolling mean over {SMOOTHING_WINDOW} iterations)",
         )
         ax_ratio.set(
-            ylabel=f"max ratio pi_new / pi_old\n(rolling mean over {SMOOTHING_WINDOW} iterations)", yscale="log"
+            ylabel=f"max ratio pi_new / pi_old\n(rolling mean over {SMOOTHING_WINDOW} iterations)",
+            yscale="log",
         )
         # Plain numbers (2, 3, 10) rather than 2 x 10^0 on the log axis, some minor ticks labelled
         # where the axis spans up to two decades.
@@ -1160,7 +1324,13 @@ def plot_trust_region(runs, out):
         for ax in (ax_kl, ax_ratio):
             steps_axis(ax)
             handles = ax.get_legend_handles_labels()[0] + (how_to_read() if ax is ax_kl else [])
-            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, fontsize="small")
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1),
+                borderaxespad=0,
+                fontsize="small",
+            )
         ax_kl.set_xlabel("")
         written.append(Path(out) / f"trust_region_{env}.png")
         fig.savefig(staged(written[-1]), dpi=120, format="png")
@@ -1171,20 +1341,23 @@ def plot_trust_region(runs, out):
 # The ablation (benchmark.sh --ablation)
 # ==================================================================================================
 def ablation_scores(runs, kind):
-    """{(env, combination, seed): one aggregate}, combination the tuple of the four switches' on/off."""
+    """{(env, combination, seed): one aggregate}; a combination is the four switches' on/off."""
     return {
-        (r.env_id, tuple(ablation_switches(r.exp_name).values()), r.seed): aggregate(r.iteration_returns, kind)
+        (r.env_id, tuple(ablation_switches(r.exp_name).values()), r.seed): aggregate(
+            r.iteration_returns, kind
+        )
         for r in runs
     }
 
 
 def ablation_pairs(runs, kind):
-    """{env: {switch: [(on, off)]}}: per switch, the two runs of each configuration of the other three
-    switches and each seed, with the switch on and off. Pairing takes out the other switches' effects
-    and the seed's, which the paper's on-against-off histograms leave in."""
+    """{env: {switch: [(on, off)]}}: per switch, the two runs of each configuration of the other
+    three switches and each seed, with the switch on and off. Pairing takes out the other switches'
+    effects and the seed's, which the paper's on-against-off histograms leave in."""
     scores = ablation_scores(runs, kind)
     pairs = defaultdict(lambda: {switch: [] for switch in ABLATION_SWITCHES})
-    for env, combination, seed in sorted(scores):  # sorted: the same pairs in the same order every time
+    # Sorted: the same pairs in the same order every time.
+    for env, combination, seed in sorted(scores):
         for i, switch in enumerate(ABLATION_SWITCHES):
             if combination[i]:
                 off = (env, combination[:i] + (False,) + combination[i + 1 :], seed)
@@ -1199,24 +1372,38 @@ def combination_code(combination):
 
 
 def ablation_grid(runs, complete):
-    """Per environment: (finished runs, seeds seen, missing runs by seed), where seeds seen are those of
-    any ablation run in it, finished or not, and a finished run is one in `complete`."""
-    all_combinations = [tuple(bool(c >> i & 1) for i in range(len(ABLATION_SWITCHES))) for c in range(16)]
+    """Per environment: (finished runs, seeds seen, missing runs by seed), where seeds seen are
+    those of any ablation run in it, finished or not, and a finished run is one in `complete`."""
+    all_combinations = [
+        tuple(bool(c >> i & 1) for i in range(len(ABLATION_SWITCHES))) for c in range(16)
+    ]
     grid = {}
     for env in order_envs(r.env_id for r in runs):
         seeds = sorted({r.seed for r in runs if r.env_id == env})
-        done = {(tuple(ablation_switches(r.exp_name).values()), r.seed) for r in complete if r.env_id == env}
-        missing = {seed: [c for c in sorted(all_combinations, reverse=True) if (c, seed) not in done] for seed in seeds}
+        done = {
+            (tuple(ablation_switches(r.exp_name).values()), r.seed)
+            for r in complete
+            if r.env_id == env
+        }
+        missing = {
+            seed: [c for c in sorted(all_combinations, reverse=True) if (c, seed) not in done]
+            for seed in seeds
+        }
         grid[env] = (len(done), seeds, {seed: combos for seed, combos in missing.items() if combos})
     return grid
 
 
 # The paper's reading of its Fig. 1, per switch: the direction of the effect on the return.
-ABLATION_PAPER = {"clip_vloss": "no gain", "scale_reward": "up", "ortho_init": "up", "anneal_lr": "up"}
+ABLATION_PAPER = {
+    "clip_vloss": "no gain",
+    "scale_reward": "up",
+    "ortho_init": "up",
+    "anneal_lr": "up",
+}
 NO_LR_SWEEP = (
-    "Unlike the paper, there is no learning-rate sweep: every combination runs with the environment's "
-    "released PPO learning rates, where the paper took the best of several learning rates for each "
-    "combination."
+    "Unlike the paper, there is no learning-rate sweep: every combination runs with the "
+    "environment's released PPO learning rates, where the paper took the best of several learning "
+    "rates for each combination."
 )
 
 
@@ -1234,7 +1421,9 @@ def ablation_claims(runs):
             chosen = {kind: pairs[kind][env][switch] for kind in AGGREGATES}
             if chosen["best"]:
                 claims[env][switch] = {
-                    kind: report_stats.judge(np.array(chosen[kind]).T, report_stats.difference_of_means, paired=True)
+                    kind: report_stats.judge(
+                        np.array(chosen[kind]).T, report_stats.difference_of_means, paired=True
+                    )
                     for kind in AGGREGATES
                 }
     return claims
@@ -1266,8 +1455,9 @@ def combinations_table(runs, envs):
 
 
 def write_ablation(runs, out):
-    """The paper's Fig. 1 from the ablation runs: per switch, the paired effect of turning it on, the
-    verdict on "it raises the return", and a figure per environment. Unfinished runs count as missing."""
+    """The paper's Fig. 1 from the ablation runs: per switch, the paired effect of turning it on,
+    the verdict on "it raises the return", and a figure per environment. An unfinished run counts
+    as missing."""
     complete = [r for r in runs if r.complete]
     envs = order_envs(r.env_id for r in runs)
     grid = ablation_grid(runs, complete)
@@ -1276,21 +1466,31 @@ def write_ablation(runs, out):
     parts = [
         "# Ablation in the manner of the paper's Fig. 1 (ppo_continuous, 16 on/off combinations)\n",
         NO_LR_SWEEP + "\n",
-        "Effect of a switch: per configuration of the other three switches and per seed, the run with it "
-        "on minus the run with it off, averaged over these pairs; its interval resamples the pairs "
-        "(paired by seed and configuration). The paper's reading of its Fig. 1: reward scaling, "
-        "learning-rate annealing and orthogonal init raise the return, value clipping gives no gain.\n",
+        "Effect of a switch: per configuration of the other three switches and per seed, the run "
+        "with it on minus the run with it off, averaged over these pairs; its interval resamples "
+        "the pairs (paired by seed and configuration). The paper's reading of its Fig. 1: reward "
+        "scaling, learning-rate annealing and orthogonal init raise the return, value clipping "
+        "gives no gain.\n",
         report_stats.VERDICT_RULE + "\n",
     ]
     rows = []
     for env in envs:
         done, seeds, missing = grid[env]
-        counts = [claims[env][s]["best"].counts[0] if s in claims[env] else 0 for s in ABLATION_SWITCHES]
-        pair_counts = ", ".join(f"`{switch_flag(s)}` {n}" for s, n in zip(ABLATION_SWITCHES, counts, strict=True))
+        counts = [
+            claims[env][s]["best"].counts[0] if s in claims[env] else 0 for s in ABLATION_SWITCHES
+        ]
+        pair_counts = ", ".join(
+            f"`{switch_flag(s)}` {n}" for s, n in zip(ABLATION_SWITCHES, counts, strict=True)
+        )
         pair_counts += f" (of {8 * len(seeds)})"
         seeds_text = ", ".join(str(s) for s in seeds)
         rows.append(
-            [env, f"{done} of {16 * len(seeds)} (16 x seeds {seeds_text})", pair_counts, missing_text(missing) or "—"]
+            [
+                env,
+                f"{done} of {16 * len(seeds)} (16 x seeds {seeds_text})",
+                pair_counts,
+                missing_text(missing) or "—",
+            ]
         )
     parts.append(
         f"## The grid: finished runs, pairs per switch, missing runs (as {codes} on/off, 1/0)\n\n"
@@ -1300,11 +1500,22 @@ def write_ablation(runs, out):
         rows = []
         for switch in ABLATION_SWITCHES:
             verdicts = claims[env].get(switch)
-            cells = [verdict_cell(verdicts[kind]) for kind in AGGREGATES] if verdicts else ["—", "—"]
+            cells = (
+                [verdict_cell(verdicts[kind]) for kind in AGGREGATES] if verdicts else ["—", "—"]
+            )
             pairs = f"{verdicts['best'].counts[0]}" if verdicts else "0"
-            rows.append([f"`{switch_flag(switch)}` raises the return", ABLATION_PAPER[switch], *cells, pairs])
+            rows.append(
+                [
+                    f"`{switch_flag(switch)}` raises the return",
+                    ABLATION_PAPER[switch],
+                    *cells,
+                    pairs,
+                ]
+            )
         header = ["claim", "paper", "best iteration", f"last {LAST_ITERATIONS} iterations", "pairs"]
-        parts.append(f"## {env}: effect of turning each switch on\n\n" + markdown_table(header, rows))
+        parts.append(
+            f"## {env}: effect of turning each switch on\n\n" + markdown_table(header, rows)
+        )
     parts.append(combinations_table(complete, envs))
     staged(Path(out, "ablation.md")).write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
@@ -1314,16 +1525,20 @@ def write_ablation(runs, out):
 
 
 def plot_ablation(env, runs, claims, out):
-    """Per switch and aggregate, each run's return with the switch off and on, a line joining the two
-    runs of a pair: the distribution of each side, and how each configuration moved."""
-    pairs = {kind: ablation_pairs([r for r in runs if r.env_id == env], kind)[env] for kind in AGGREGATES}
+    """Per switch and aggregate, each run's return with the switch off and on, a line joining the
+    two runs of a pair: the distribution of each side, and how each configuration moved."""
+    pairs = {
+        kind: ablation_pairs([r for r in runs if r.env_id == env], kind)[env] for kind in AGGREGATES
+    }
     fig = Figure(figsize=(12, 7), layout="constrained")
     axes = fig.subplots(len(AGGREGATES), len(ABLATION_SWITCHES), sharey="row", squeeze=False)
     for row, kind in enumerate(AGGREGATES):
         for col, switch in enumerate(ABLATION_SWITCHES):
             ax = axes[row, col]
             chosen = np.array(pairs[kind][switch]).reshape(-1, 2)
-            jitter = np.linspace(-0.08, 0.08, len(chosen)) if len(chosen) > 1 else np.zeros(len(chosen))
+            jitter = (
+                np.linspace(-0.08, 0.08, len(chosen)) if len(chosen) > 1 else np.zeros(len(chosen))
+            )
             for (on, off), dx in zip(chosen, jitter, strict=True):
                 colour = "C2" if on > off else "C3"
                 ax.plot([0 + dx, 1 + dx], [off, on], color=colour, alpha=0.35, linewidth=0.8)
@@ -1331,7 +1546,14 @@ def plot_ablation(env, runs, claims, out):
             ax.scatter(1 + jitter, chosen[:, 0], s=12, color="black", zorder=3)
             if len(chosen):
                 means = chosen.mean(axis=0)
-                ax.hlines([means[1], means[0]], [-0.3, 0.7], [0.3, 1.3], color="C0", linewidth=2.5, zorder=4)
+                ax.hlines(
+                    [means[1], means[0]],
+                    [-0.3, 0.7],
+                    [0.3, 1.3],
+                    color="C0",
+                    linewidth=2.5,
+                    zorder=4,
+                )
             ax.set_xticks([0, 1], ["off", "on"])
             ax.set_xlim(-0.5, 1.5)
             ax.grid(axis="y", alpha=0.3)
@@ -1347,7 +1569,8 @@ def plot_ablation(env, runs, claims, out):
     fig.suptitle(
         f"{env}: ablation of PPO's four switches, each run's return with the switch off and on\n"
         f"lines join the two runs of a pair (same other switches, same seed; green: on is higher), "
-        f"blue: the mean; up to {n_pairs} pairs per switch; no learning-rate sweep, unlike the paper",
+        f"blue: the mean; up to {n_pairs} pairs per switch; "
+        "no learning-rate sweep, unlike the paper",
         fontsize="medium",
     )
     path = Path(out) / f"ablation_{env}.png"
@@ -1356,10 +1579,16 @@ def plot_ablation(env, runs, claims, out):
 
 
 # ==================================================================================================
-# The results summary: summary.md, and the README's block between the marker lines
+# The results summary: summary.md, and the README's two blocks between their marker lines
 # ==================================================================================================
 SUMMARY_START = "<!-- results summary: written by benchmark_report.py, do not edit -->"
 SUMMARY_END = "<!-- end of results summary -->"
+HEADLINE_START = "<!-- headline: written by benchmark_report.py, do not edit -->"
+HEADLINE_END = "<!-- end of headline -->"
+README_BLOCKS = {  # name: (first line, last line); the report writes what lies between them
+    "headline": (HEADLINE_START, HEADLINE_END),
+    "results-summary": (SUMMARY_START, SUMMARY_END),
+}
 SWITCH_NAMES = {
     "clip_vloss": "value clipping",
     "scale_reward": "reward scaling",
@@ -1384,29 +1613,31 @@ def seeds_text(runs):
 
 
 def steps_text(runs):
-    """ "1M" for runs of 488 x 2048 steps (in millions to one decimal), "24576" for short test runs; a
-    range if the runs differ."""
+    """ "1M" for runs of 488 x 2048 steps (in millions to one decimal), "24576" for short test runs;
+    a range if the runs differ."""
     steps = sorted({r.batch_size * r.done_iterations for r in runs})
     texts = [f"{round(n / 1e6, 1):g}M" if n >= 100_000 else str(n) for n in (steps[0], steps[-1])]
     return "-".join(dict.fromkeys(texts))
 
 
 def results_summary(table_runs, claims, ablation, link):
-    """The findings in a few lines, every number from the claims above; `link` is the results folder
-    as seen from where the summary goes ("" for summary.md, "benchmark_results/" for the README)."""
+    """summary.md: the findings in a few lines, every number from the claims above; `link` is the
+    results folder as seen from where the summary goes ("" beside table.md)."""
     lines = []
     if claims:
         lines.append(
-            f"From the {len(table_runs)} finished runs in [`records/`]({link}records/) ({seeds_text(table_runs)}, "
-            f"{steps_text(table_runs)} steps each): "
-            "each claim's statistic, positive when the claim holds, with its 95% seed-bootstrap interval, "
-            "P (the fraction of resamples in which it holds) and the verdict, by the rule stated in "
+            f"From the {len(table_runs)} finished runs in [`records/`]({link}records/) "
+            f"({seeds_text(table_runs)}, {steps_text(table_runs)} steps each): each claim's "
+            "statistic, positive when the claim holds, with its 95% seed-bootstrap interval, P "
+            "(the fraction of resamples in which it holds) and the verdict, by the rule stated in "
             f"[table.md]({link}table.md#claims-and-verdicts), which also has every claim in full.\n"
         )
         envs = order_envs(c.env for c in claims if c.section in ("returns", "trust region"))
         rows = []
         for section, kinds in (("returns", AGGREGATES), ("trust region", {"runs": None})):
-            texts = list(dict.fromkeys(c.text for c in claims if c.section == section and not c.note))
+            texts = list(
+                dict.fromkeys(c.text for c in claims if c.section == section and not c.note)
+            )
             for text in texts:
                 for kind in kinds:
                     name = text.split(":")[0] + (
@@ -1426,19 +1657,26 @@ def results_summary(table_runs, claims, ablation, link):
         if by_construction:
             notes = "; ".join(f"{c.env}: {c.note}" for c in by_construction)
             lines.append(
-                f"- {by_construction[0].text}: {notes}. This is {BY_CONSTRUCTION}, not a finding: the logged "
-                "mean KL is the one the line search checks before it accepts a step (the paper's was measured "
-                "on held-out states)."
+                f"- {by_construction[0].text}: {notes}. This is {BY_CONSTRUCTION}, not a finding: "
+                "the logged mean KL is the one the line search checks before it accepts a step "
+                "(the paper's was measured on held-out states)."
             )
         for claim in (c for c in claims if c.section == "comparisons"):
             cells = "; ".join(
-                f"{AGGREGATES[kind].split(':')[0].lower()} {short_cell(v)}" for kind, v in claim.verdicts.items()
+                f"{AGGREGATES[kind].split(':')[0].lower()} {short_cell(v)}"
+                for kind, v in claim.verdicts.items()
             )
-            lines.append(f"- {claim.text} ({claim.env}, {claim.pairing}, {counts_text(claim)}): {cells}.")
+            lines.append(
+                f"- {claim.text} ({claim.env}, {claim.pairing}, {counts_text(claim)}): {cells}."
+            )
         for kind in AGGREGATES:
             chosen = [c.verdicts[kind].word for c in claims if c.section == "paper"]
             if chosen:
-                tally = ", ".join(f"{word} {chosen.count(word)}" for word in report_stats.VERDICTS if word in chosen)
+                tally = ", ".join(
+                    f"{word} {chosen.count(word)}"
+                    for word in report_stats.VERDICTS
+                    if word in chosen
+                )
                 lines.append(
                     f"- Our mean above the upper end of the paper's interval, "
                     f"{AGGREGATES[kind].split(':')[0].lower()}: of {len(chosen)} cells, {tally}."
@@ -1447,9 +1685,9 @@ def results_summary(table_runs, claims, ablation, link):
     if ablation:
         claims_by_env, grid = ablation
         lines.append(
-            "**The paper's Fig. 1**, PPO with each of the 16 on/off combinations of four optimizations: "
-            "per switch, the mean over pairs of runs (same other switches, same seed) of on minus off, "
-            f"[ablation.md]({link}ablation.md). {NO_LR_SWEEP}\n"
+            "**The paper's Fig. 1**, PPO with each of the 16 on/off combinations of four "
+            "optimizations: per switch, the mean over pairs of runs (same other switches, same "
+            f"seed) of on minus off, [ablation.md]({link}ablation.md). {NO_LR_SWEEP}\n"
         )
         for env, (done, seeds, missing) in grid.items():
             lines.append(f"![{env}: ablation]({link}ablation_{env}.png)\n")
@@ -1457,37 +1695,227 @@ def results_summary(table_runs, claims, ablation, link):
             if missing:
                 order = ", ".join(SWITCH_NAMES[s] for s in ABLATION_SWITCHES)
                 complete_text += f"; missing, as {order} on/off: {missing_text(missing)}"
-            lines.append(f"{env} ({complete_text}), best iteration; last {LAST_ITERATIONS} iterations:\n")
+            lines.append(
+                f"{env} ({complete_text}), best iteration; last {LAST_ITERATIONS} iterations:\n"
+            )
             for switch in ABLATION_SWITCHES:
                 verdicts = claims_by_env.get(env, {}).get(switch)
                 if verdicts is None:
-                    lines.append(f"- {SWITCH_NAMES[switch]} (paper: {ABLATION_PAPER[switch]}): no pairs yet")
+                    lines.append(
+                        f"- {SWITCH_NAMES[switch]} (paper: {ABLATION_PAPER[switch]}): no pairs yet"
+                    )
                     continue
                 cells = "; ".join(short_cell(v) for v in verdicts.values())
                 n = verdicts["best"].counts[0]
                 lines.append(
-                    f"- {SWITCH_NAMES[switch]} raises the return (paper: {ABLATION_PAPER[switch]}): {cells} ({n} pairs)"
+                    f"- {SWITCH_NAMES[switch]} raises the return (paper: "
+                    f"{ABLATION_PAPER[switch]}): {cells} ({n} pairs)"
                 )
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n" if lines else None
 
 
-def write_summary(text, readme_text_of_block, out, readme):
-    """summary.md in out, and the block (the summary with its links seen from the README) between the
-    README's marker lines, if it has them; returns (files written, notes for the terminal)."""
+def n_text(verdict, pairing):
+    """(n=3), (n=3 to 4), (3 pairs): the seeds behind a verdict, per group."""
+    counts = verdict.counts
+    if pairing == "paired by seed":
+        return f"({counts[0]} pairs)"
+    low, high = min(counts), max(counts)
+    return f"(n={low})" if low == high else f"(n={low} to {high})"
+
+
+def compact_cell(claim, kind):
+    """**holds** +348 [35, 696] (n=4): a verdict with its statistic, interval and seeds."""
+    verdict = claim.verdicts[kind]
+    interval = interval_text(verdict.low, verdict.high, claim.unit)
+    estimate = signed(verdict.estimate, claim.unit)
+    return f"**{verdict.word}** {estimate} {interval} {n_text(verdict, claim.pairing)}"
+
+
+def tally_text(words, of_what):
+    """ "holds in 2, no evidence in 1 of 3 environments", in the rule's order of verdicts."""
+    counts = ", ".join(
+        f"{word} in {words.count(word)}" for word in report_stats.VERDICTS if word in words
+    )
+    return f"{counts} of {len(words)} {of_what}"
+
+
+def readme_summary(table_runs, claims, ablation, link):
+    """The README's short results block: on the best iteration, the verdict counts, the claims
+    that the optimizations matter and the trust-region claims one line each, the time limit, and
+    the paper's numbers; everything else is in summary.md, which it links."""
+    if not claims and not ablation:
+        return None
+    lines = []
+    if claims:
+        lines += [
+            f"From the {len(table_runs)} finished runs in [`records/`]({link}records/) "
+            f"({seeds_text(table_runs)}, {steps_text(table_runs)} steps each), returns on each "
+            "run's best iteration, the trust region on each run's mean over its iterations: the "
+            "claim's statistic, positive when it holds, [95% seed-bootstrap interval] (n seeds per "
+            "variant), and its verdict by the rule in "
+            f"[table.md]({link}table.md#claims-and-verdicts). Every claim, on both aggregates "
+            f"and with P: [summary.md]({link}summary.md).",
+            "",
+        ]
+        judged = [c for c in claims if c.section in ("returns", "trust region") and not c.note]
+        words = [v.word for c in judged for v in c.verdicts.values()]
+        if words:
+            lines.append(
+                "- The paper's claims on returns and on the trust region, per environment and "
+                f"aggregate: {tally_text(words, 'verdicts')}."
+            )
+        for prefix in ("ACLI > AAI", "PPO > PPO-M", "TRPO+ > TRPO", "PPO's max ratio > 1 + eps"):
+            chosen = [c for c in judged if c.text.startswith(prefix)]
+            if chosen:
+                name, _, why = chosen[0].text.partition(": ")
+                kind = "runs" if chosen[0].section == "trust region" else "best"
+                cells = "; ".join(f"{c.env} {compact_cell(c, kind)}" for c in chosen)
+                lines.append(f"- {name} ({why}): {cells}.")
+        by_construction = [c for c in claims if c.note]
+        if by_construction:
+            lines.append(
+                f"- {by_construction[0].text}, {BY_CONSTRUCTION} (the line search checks that "
+                "very KL): " + "; ".join(f"{c.env}: {c.note}" for c in by_construction) + "."
+            )
+        time_limit = [
+            c for c in claims if c.section == "comparisons" and c.pairing == "paired by seed"
+        ]
+        if time_limit:
+            cells = "; ".join(
+                f"{c.text.split(':')[0]} on {c.env} {compact_cell(c, 'best')}" for c in time_limit
+            )
+            lines.append(
+                "- Bootstrapping the time limit scores above taking it as a termination (paired "
+                f"by seed): {cells}."
+            )
+        paper = [c.verdicts["best"].word for c in claims if c.section == "paper"]
+        if paper:
+            lines.append(
+                "- Our mean above the upper end of the paper's interval: "
+                f"{tally_text(paper, 'cells')}."
+            )
+    if ablation:
+        claims_by_env, _ = ablation
+        for env, switches in claims_by_env.items():
+            cells = "; ".join(
+                f"{SWITCH_NAMES[switch]} {short_cell(verdicts['best'])} "
+                f"({verdicts['best'].counts[0]} pairs)"
+                for switch, verdicts in switches.items()
+            )
+            lines.append(
+                f"- The paper's Fig. 1 on {env}, [ablation.md]({link}ablation.md), a switch "
+                f"raises the return: {cells}."
+            )
+    return "\n".join(lines) + "\n"
+
+
+# The headline's rule, stated once: the README prints it above the three findings.
+HEADLINE_RULE = (
+    "Returns on each run's best iteration (the paper's aggregate), the trust region on each run's "
+    "mean over its iterations. Each line counts the verdicts over the environments (or table "
+    "cells) and shows where the claim fares worst, the lowest P (the share of resamples in which "
+    "it holds; ties: the lower end of the interval): statistic [95% seed-bootstrap interval] (n "
+    "seeds per variant), P, verdict."
+)
+HEADLINE_CLAIMS = [  # (the finding, its statistic, the section and start of the claims' text)
+    (
+        "The optimizations matter more than the choice of PPO or TRPO",
+        "ACLI - AAI",
+        "returns",
+        "ACLI > AAI",
+    ),
+    (
+        "Clipping does not keep PPO's ratio within 1 + eps",
+        "max ratio - (1 + eps)",
+        "trust region",
+        "PPO's max ratio",
+    ),
+    (
+        "Our returns are above the paper's",
+        "our mean - the upper end of the paper's interval",
+        "paper",
+        "",
+    ),
+]
+
+
+def env_version(env_id):
+    """Hopper-v4 -> 4; an id without a version sorts first."""
+    found = re.search(r"-v(\d+)$", env_id)
+    return int(found[1]) if found else -1
+
+
+def headline_envs(claims):
+    """The paper's environments, each at the oldest version among the claims (the closest to the
+    paper's gym -v2), in the paper's column order."""
+    envs = {c.env for c in claims if env_family(c.env) in PAPER_ENVS}
+    oldest = {}
+    for env in sorted(envs, key=env_version, reverse=True):
+        oldest[env_family(env)] = env
+    return order_envs(oldest.values())
+
+
+def headline(table_runs, claims):
+    """The README's three findings, chosen by HEADLINE_RULE from the computed verdicts."""
+    envs = headline_envs(claims)
+    if not envs:
+        return None
+    runs = [r for r in table_runs if r.env_id in envs]
+    lines = [
+        "Three fixed claims of the paper, on its environments, each at the oldest version run "
+        f"({', '.join(envs)}: {len(runs)} finished runs, {seeds_text(runs)}, {steps_text(runs)} "
+        f"steps each; the paper: about 40 agents per cell). {HEADLINE_RULE}",
+        "",
+    ]
+    for finding, statistic, section, prefix in HEADLINE_CLAIMS:
+        chosen = [
+            c
+            for c in claims
+            if c.section == section and c.text.startswith(prefix) and c.env in envs and not c.note
+        ]
+        kind = "runs" if section == "trust region" else "best"
+        judged = [c for c in chosen if c.verdicts[kind].word != "too few runs"] or chosen
+        if not judged:
+            lines.append(f"- **{finding}**: no runs yet.")
+            continue
+        worst = min(judged, key=lambda c: (c.verdicts[kind].p, c.verdicts[kind].low))
+        where = worst.env
+        if section == "paper":
+            where += " " + worst.text.removesuffix(" above the paper's interval")
+        verdict = worst.verdicts[kind]
+        paper = f" (paper: {worst.paper})" if section == "returns" and worst.paper != "—" else ""
+        of_what = "cells" if section == "paper" else "environments"
+        lines.append(
+            f"- **{finding}**: {tally_text([c.verdicts[kind].word for c in chosen], of_what)}; "
+            f"worst, {where}: {statistic} = {signed(verdict.estimate, worst.unit)} "
+            f"{interval_text(verdict.low, verdict.high, worst.unit)} "
+            f"{n_text(verdict, worst.pairing)}, P={verdict.p:.2f}, **{verdict.word}**{paper}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(text, readme_blocks, out, readme):
+    """summary.md in out, and each of readme_blocks ({name in README_BLOCKS: text}) between its
+    marker lines in the README, if it has them; returns (files written, notes for the terminal)."""
     written = []
     staged(Path(out, "summary.md")).write_text(text)
     written.append(Path(out) / "summary.md")
     if readme is None:
         return written, []
     readme_text = Path(readme).read_text() if Path(readme).is_file() else ""
-    start, end = readme_text.find(SUMMARY_START), readme_text.find(SUMMARY_END)
-    if start < 0 or end < start:
-        return written, [f"{readme} has no results-summary marker lines: only {Path(out) / 'summary.md'} written"]
-    block = SUMMARY_START + "\n" + readme_text_of_block + SUMMARY_END
-    staged(Path(readme)).write_text(readme_text[:start] + block + readme_text[end + len(SUMMARY_END) :])
-    written.append(Path(readme))
-    return written, []
+    notes = []
+    for name, block in readme_blocks.items():
+        first, last = README_BLOCKS[name]
+        start, end = readme_text.find(first), readme_text.find(last)
+        if start < 0 or end < start:
+            notes.append(f"{readme} has no {name} marker lines: its {name} is not written")
+            continue
+        readme_text = readme_text[:start] + first + "\n" + block + readme_text[end:]
+    if len(notes) < len(readme_blocks):
+        staged(Path(readme)).write_text(readme_text)
+        written.append(Path(readme))
+    return written, notes
 
 
 # ==================================================================================================
@@ -1507,11 +1935,14 @@ def main(args):
 
 def write_report(args):
     if (args.runs is None) == (args.records is None):
-        sys.exit("benchmark_report.py: give one of --runs (event files) and --records (per-run records)")
+        sys.exit(
+            "benchmark_report.py: give one of --runs (event files) and --records (per-run records)"
+        )
     source = args.runs if args.runs is not None else args.records
     if not source.is_dir():
         sys.exit(f"benchmark_report.py: there is no folder at {source}")
-    terminal_notes, skipped = [], []  # skipped: runs left out, and why, on the terminal and in table.md
+    # skipped: the runs left out, and why, on the terminal and in table.md.
+    terminal_notes, skipped = [], []
     runs = load_runs(source, skipped) if args.runs is not None else load_records(source, skipped)
     for note in skipped:
         print(f"note: {note}", file=sys.stderr)
@@ -1536,7 +1967,11 @@ def write_report(args):
     if table_runs:
         paper = load_paper_table(args.paper_table)
         if not paper:
-            print(f"benchmark_report.py: no paper table at {args.paper_table}; its columns stay empty", file=sys.stderr)
+            print(
+                f"benchmark_report.py: no paper table at {args.paper_table}; "
+                "its columns stay empty",
+                file=sys.stderr,
+            )
         claims = all_claims(finished, paper)
         write_table_md(table_runs, paper, notes, args.out / "table.md", claims)
         written.append(args.out / "table.md")
@@ -1553,9 +1988,17 @@ def write_report(args):
         readme = args.readme
         if readme is None and args.out.resolve() == (REPOSITORY / "benchmark_results").resolve():
             readme = REPOSITORY / "README.md"
-        link = "" if readme is None else Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
+        link = (
+            ""
+            if readme is None
+            else Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
+        )
+        blocks = {
+            "headline": headline(finished, claims),
+            "results-summary": readme_summary(finished, claims, ablation, link),
+        }
         summary_written, summary_notes = write_summary(
-            summary, results_summary(finished, claims, ablation, link), args.out, readme
+            summary, {k: v for k, v in blocks.items() if v is not None}, args.out, readme
         )
         written += summary_written
         for note in summary_notes:
@@ -1574,5 +2017,10 @@ if __name__ == "__main__":
         sys.exit(130)
     except OSError as error:
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
-            sys.exit(f"benchmark_report.py: {error.strerror}: {error.filename}; the report in {args.out} is as it was")
-        sys.exit(f"benchmark_report.py: the disk of {args.out} is full; the report there is as it was")
+            sys.exit(
+                f"benchmark_report.py: {error.strerror}: {error.filename}; the report in "
+                f"{args.out} is as it was"
+            )
+        sys.exit(
+            f"benchmark_report.py: the disk of {args.out} is full; the report there is as it was"
+        )

@@ -1,15 +1,16 @@
 """The statistics of the benchmark's report: seed-bootstrap intervals and the one verdict rule.
 
 benchmark_report.py imports this module; nothing else does (the training scripts import nothing of
-ours). The resampling is scipy.stats.bootstrap's, with the percentile method, so that no interval in the
-report comes from a hand-written loop. With its fixed RNG seed it draws exactly the resamples that the
-report's earlier numpy code drew, so the committed tables did not change when it came in.
+ours). The resampling is scipy.stats.bootstrap's, with the percentile method, so that no interval in
+the report comes from a hand-written loop. With its fixed RNG seed it draws exactly the resamples
+that the report's earlier numpy code drew, so the committed tables did not change when it came in.
 
 The verdict rule, the one place it is written down (the report prints VERDICT_RULE):
 
-- a claim is a statistic that is positive when the claim holds (a difference of means, ACLI - AAI, ...);
-- its interval is the percentile bootstrap over seeds; groups of runs that share nothing are resampled
-  apart (unpaired), runs that share a seed are resampled together (paired by seed);
+- a claim is a statistic that is positive when the claim holds (a difference of means, ACLI - AAI,
+  ...);
+- its interval is the percentile bootstrap over seeds; groups of runs that share nothing are
+  resampled apart (unpaired), runs that share a seed are resampled together (paired by seed);
 - P is the fraction of resamples in which the statistic is positive, a tie at 0 counting half;
 - the verdict is "holds" when the interval lies above 0, "contradicted" when it lies below 0, and
   otherwise "leans" when P >= LEANS, "leans against" when P <= 1 - LEANS, "no evidence" in between;
@@ -24,31 +25,39 @@ import scipy.stats
 CONFIDENCE = 0.95
 N_RESAMPLES = 10_000  # bootstrap resamples for the tables and verdicts
 BOOTSTRAP_SEED = 0  # fixed, so the same runs always give the same report
-# P at or above which a claim whose interval still reaches 0 "leans" (and at or below 1 - LEANS, "leans
-# against"): four resamples in five. A judgement call, fixed before looking at the verdicts.
+# P at or above which a claim whose interval still reaches 0 "leans" (and at or below 1 - LEANS,
+# "leans against"): four resamples in five. A judgement call, fixed before looking at the verdicts.
 LEANS = 0.8
 MIN_RUNS = 2  # per group: one run has no spread to resample, so no verdict
 
 VERDICTS = ["holds", "leans", "no evidence", "leans against", "contradicted", "too few runs"]
 VERDICT_RULE = (
-    "**Verdicts**, one rule for every claim below. A claim is a statistic that is positive when the claim "
-    f"holds. Its {CONFIDENCE:.0%} interval is a percentile bootstrap over seeds (`scipy.stats.bootstrap`, "
-    f"{N_RESAMPLES} resamples, RNG seed {BOOTSTRAP_SEED}): groups of runs that share nothing are resampled "
-    "apart (*unpaired*), runs that share a seed are resampled together (*paired by seed*). P is the "
-    "fraction of resamples in which the statistic is positive (a tie at 0 counts half). The verdict is "
-    f"**holds** when the interval lies above 0, **contradicted** when it lies below 0, and otherwise "
-    f"**leans** when P >= {LEANS:g}, **leans against** when P <= {1 - LEANS:.1g}, **no evidence** in between; "
-    f"a group of fewer than {MIN_RUNS} runs gets **too few runs**. With a handful of seeds a resample can "
-    "only mix the values seen, so the interval is narrower than the truth and P more confident: a verdict "
+    "**Verdicts**, one rule for every claim below. A claim is a statistic that is positive when "
+    f"the claim holds. Its {CONFIDENCE:.0%} interval is a percentile bootstrap over seeds "
+    f"(`scipy.stats.bootstrap`, {N_RESAMPLES} resamples, RNG seed {BOOTSTRAP_SEED}): groups of "
+    "runs that share nothing are resampled apart (*unpaired*), runs that share a seed are "
+    "resampled together (*paired by seed*). P is the fraction of resamples in which the statistic "
+    "is positive (a tie at 0 counts half). The verdict is **holds** when the interval lies above "
+    f"0, **contradicted** when it lies below 0, and otherwise **leans** when P >= {LEANS:g}, "
+    f"**leans against** when P <= {1 - LEANS:.1g}, **no evidence** in between; a group of fewer "
+    f"than {MIN_RUNS} runs gets **too few runs**. With a handful of seeds a resample can only mix "
+    "the values seen, so the interval is narrower than the truth and P more confident: a verdict "
     "from 3 seeds says how far the seeds agree, not more."
 )
 
 
-def bootstrap(samples, statistic, paired=False, n_resamples=N_RESAMPLES, confidence=CONFIDENCE, seed=BOOTSTRAP_SEED):
+def bootstrap(
+    samples,
+    statistic,
+    paired=False,
+    n_resamples=N_RESAMPLES,
+    confidence=CONFIDENCE,
+    seed=BOOTSTRAP_SEED,
+):
     """(estimate, low, high, resampled statistics) of statistic(*samples, axis=-1).
 
-    A sample of one value resamples to itself, so it is held fixed rather than handed to scipy (which
-    wants two or more); with no sample left to resample the interval is the estimate alone.
+    A sample of one value resamples to itself, so it is held fixed rather than handed to scipy
+    (which wants two or more); with no sample left to resample the interval is the estimate alone.
     """
     samples = [np.asarray(sample, dtype=np.float64) for sample in samples]
     estimate = float(statistic(*samples, axis=-1))

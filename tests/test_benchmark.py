@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from conftest import PRESENT, ROOT, load
 
-VARIANTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus", "ppo_noclip"]  # the paper's order, as benchmark.sh's
+# The paper's order, as benchmark.sh's.
+VARIANTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus", "ppo_noclip"]
 SCRIPTS = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]  # ppo_noclip runs ppo_continuous.py
 PAPER_ENVS = ["Hopper-v4", "Walker2d-v4", "Humanoid-v4"]  # the default: the paper's models
 
@@ -62,8 +63,13 @@ def dry_run(bench_dir, *args):
         end = tokens.index(")")
         assert Path(tokens[end + 2]).parent == out / "logs"
         got = flags(tokens[7:end])
-        # The variant is the run's name (ppo_noclip runs ppo_continuous.py); the ablation's names say more.
-        variant = script.stem if got["exp-name"].startswith("ablation") else got["exp-name"].removesuffix("_tlterm")
+        # The variant is the run's name (ppo_noclip runs ppo_continuous.py); the ablation's
+        # names say more.
+        variant = (
+            script.stem
+            if got["exp-name"].startswith("ablation")
+            else got["exp-name"].removesuffix("_tlterm")
+        )
         commands.append((variant, got))
     return commands
 
@@ -91,7 +97,12 @@ def flags(args):
 # The released configuration (the authors' configs over their base MuJoCo.json), written out here a
 # second time, independently of benchmark.sh's table.
 COMMON = {"num-steps": 2048, "gamma": 0.99, "norm-obs": True, "tanh": True, "save-model": True}
-OPTIMIZATIONS = {"scale-reward": True, "scale-reward-by": "returns", "clip-reward": True, "clip-reward-bound": 10}
+OPTIMIZATIONS = {
+    "scale-reward": True,
+    "scale-reward-by": "returns",
+    "clip-reward": True,
+    "clip-reward-bound": 10,
+}
 OPTIMIZATIONS |= {"clip-obs": True, "clip-obs-bound": 10, "clip-grad-norm": False}
 PPO = {"clip-surrogate": True, "clip-coef": 0.2, "ent-coef": 0.0}
 TRPO = {"cg-iters": 10, "cg-damping": 0.1, "fisher-fraction": 0.1, "max-backtracks": 10}
@@ -120,17 +131,18 @@ PER_ENV = {
     ("trpo", "Humanoid"):           {KL: 0.07,   VALUE_LR: 3e-4},
     ("trpo_plus", "Hopper"):        {KL: 0.04,   VALUE_LR: 2e-4,   VCLIP: False, ORTHO: True},
     ("trpo_plus", "Walker2d"):      {KL: 0.07,   VALUE_LR: 1e-4,   VCLIP: False, ORTHO: True},
-    ("trpo_plus", "Humanoid"):      {KL: 0.1,    VALUE_LR: 5e-5,   VCLIP: True,  ORTHO: False, LAMBDA: 0.85},
+    ("trpo_plus", "Humanoid"):      {KL: 0.1,    VALUE_LR: 5e-5,   VCLIP: True,  ORTHO: False,
+                                     LAMBDA: 0.85},
     # PPO-NoClip (Table 2): its own configs; the gradient clipping is on the policy only.
-    ("ppo_noclip", "Hopper"):       {LR: 6e-5,    VALUE_LR: 4e-4, LAMBDA: 0.925, VCLIP: False, ORTHO: True,
-                                     ANNEAL: True, ENT: -0.005, BY: "rewards", RCLIP: 2.5, OCLIP: True,
-                                     OBOUND: 10, GCLIP: True, GBOUND: 4},
-    ("ppo_noclip", "Walker2d"):     {LR: 7.25e-5, VALUE_LR: 6e-4, LAMBDA: 0.85, VCLIP: False, ORTHO: True,
-                                     ANNEAL: True, ENT: -0.01, BY: "rewards", RCLIP: 30, OCLIP: False,
-                                     GCLIP: True, GBOUND: 0.1},
-    ("ppo_noclip", "Humanoid"):     {LR: 2e-5,    VALUE_LR: 5e-5, LAMBDA: 0.85, VCLIP: True, ORTHO: False,
-                                     ANNEAL: False, ENT: 0.005, BY: "returns", RCLIP: 10, OCLIP: True,
-                                     OBOUND: 10, GCLIP: True, GBOUND: 0.5},
+    ("ppo_noclip", "Hopper"):       {LR: 6e-5,    VALUE_LR: 4e-4, LAMBDA: 0.925, VCLIP: False,
+                                     ORTHO: True, ANNEAL: True, ENT: -0.005, BY: "rewards",
+                                     RCLIP: 2.5, OCLIP: True, OBOUND: 10, GCLIP: True, GBOUND: 4},
+    ("ppo_noclip", "Walker2d"):     {LR: 7.25e-5, VALUE_LR: 6e-4, LAMBDA: 0.85, VCLIP: False,
+                                     ORTHO: True, ANNEAL: True, ENT: -0.01, BY: "rewards",
+                                     RCLIP: 30, OCLIP: False, GCLIP: True, GBOUND: 0.1},
+    ("ppo_noclip", "Humanoid"):     {LR: 2e-5,    VALUE_LR: 5e-5, LAMBDA: 0.85, VCLIP: True,
+                                     ORTHO: False, ANNEAL: False, ENT: 0.005, BY: "returns",
+                                     RCLIP: 10, OCLIP: True, OBOUND: 10, GCLIP: True, GBOUND: 0.5},
 }
 # fmt: on
 
@@ -151,7 +163,8 @@ def assert_settings(got, expected):
 
 
 def test_dry_run_lists_every_variant_env_seed_once(bench_dir):
-    commands = dry_run(bench_dir)  # defaults: five variants, the paper's three environments, seeds 1 2 3
+    # Defaults: five variants, the paper's three environments, seeds 1 2 3
+    commands = dry_run(bench_dir)
     assert len(commands) == 5 * 3 * 3
     runs = sorted((variant, got["env-id"], got["seed"]) for variant, got in commands)
     assert runs == sorted((v, e, s) for v in VARIANTS for e in PAPER_ENVS for s in "123")
@@ -173,7 +186,11 @@ def test_dry_run_passes_the_released_settings(bench_dir):
     assert (humanoid_trpo_plus[ORTHO], humanoid_trpo_plus[VCLIP]) == (False, True)
     assert (humanoid_trpo_plus["gae-lambda"], humanoid_trpo_plus[KL]) == ("0.85", "0.1")
     walker_noclip = by_run["ppo_noclip", "Walker2d-v4"]
-    assert (walker_noclip["clip-surrogate"], walker_noclip[ENT], walker_noclip[BY]) == (False, "-0.01", "rewards")
+    assert (walker_noclip["clip-surrogate"], walker_noclip[ENT], walker_noclip[BY]) == (
+        False,
+        "-0.01",
+        "rewards",
+    )
 
 
 def test_dry_run_other_env_gets_hopper_settings_and_a_note(bench_dir):
@@ -212,7 +229,9 @@ def test_dry_run_ablation_lists_the_16_combinations(bench_dir, env_id):
     # The released PPO configuration of the environment (written out above, independently of
     # benchmark.sh), less the four switches and reward clipping, which follows scaling.
     released = expected_settings("ppo_continuous", env_id.split("-")[0])
-    released = {name: value for name, value in released.items() if name not in [*switches, "clip-reward"]}
+    released = {
+        name: value for name, value in released.items() if name not in [*switches, "clip-reward"]
+    }
     combinations = set()
     for variant, got in commands:
         assert variant == "ppo_continuous"
@@ -223,14 +242,18 @@ def test_dry_run_ablation_lists_the_16_combinations(bench_dir, env_id):
         named = dict(zip(report.ABLATION_SWITCHES, combination, strict=True))
         assert report.ablation_switches(got["exp-name"]) == named
         assert_settings(got, released)
-        # The released code clips rewards inside its reward scaler: clipping is on exactly when scaling is.
+        # The released code clips rewards inside its reward scaler: clipping is on exactly
+        # when scaling is.
         assert got["clip-reward"] is got["scale-reward"]
     assert len(combinations) == 16 * 2
 
 
 def test_dry_run_time_limit_as_termination(bench_dir):
-    commands = dry_run(bench_dir, "--time-limit-as-termination", "--variants", "trpo", "--seeds", "1")
-    assert [got["exp-name"] for _, got in commands] == ["trpo_tlterm"] * 3  # beside the default runs
+    commands = dry_run(
+        bench_dir, "--time-limit-as-termination", "--variants", "trpo", "--seeds", "1"
+    )
+    # Beside the default runs.
+    assert [got["exp-name"] for _, got in commands] == ["trpo_tlterm"] * 3
     for _, got in commands:
         assert got["time-limit-as-termination"] is True
         assert_settings(got, expected_settings("trpo", got["env-id"].split("-")[0]))
@@ -280,32 +303,57 @@ def test_missing_script_is_an_error(bench_dir):
         (["--envs", "Hopper-v5 Hopper-v9"], "Hopper-v9 is not an environment of gymnasium "),
         (
             ["--envs", "CartPole-v1"],
-            "CartPole-v1 has discrete actions (Discrete(2)); the variants need continuous ones (a Box action space)",
+            "CartPole-v1 has discrete actions (Discrete(2)); the variants need continuous ones (a "
+            "Box action space)",
         ),
         (
             ["--steps", "100"],
-            "--steps 100 is less than one iteration's batch of 2048 steps, so no run would train; give at least 2048",
+            "--steps 100 is less than one iteration's batch of 2048 steps, so no run would train; "
+            "give at least 2048",
         ),
-        (["--steps", "4096", "--", "--total-timesteps", "1000"], "--total-timesteps 1000 is less than one iteration's"),
+        (
+            ["--steps", "4096", "--", "--total-timesteps", "1000"],
+            "--total-timesteps 1000 is less than one iteration's",
+        ),
     ],
 )
 @pytest.mark.parametrize("mode", [[], ["--slurm"]])
 def test_runs_that_cannot_train_are_refused_before_anything_starts(bench_dir, args, message, mode):
     result = run_bench(bench_dir, *mode, "--variants", "trpo", "--seeds", "1", *args)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"benchmark.sh: {message}") and len(result.stderr.splitlines()) == 1
+    assert (
+        result.stderr.startswith(f"benchmark.sh: {message}")
+        and len(result.stderr.splitlines()) == 1
+    )
     assert result.stdout == ""  # no note that it "gets the Hopper settings", no run started
     assert not (bench_dir / "out").exists()  # nothing written, nothing submitted
 
 
 def test_steps_of_one_batch_given_after_the_separator_pass(bench_dir):
-    commands = dry_run(bench_dir, "--variants", "trpo", "--seeds", "1", "--steps", "1024", "--", "--num-steps", "1024")
+    commands = dry_run(
+        bench_dir,
+        "--variants",
+        "trpo",
+        "--seeds",
+        "1",
+        "--steps",
+        "1024",
+        "--",
+        "--num-steps",
+        "1024",
+    )
     assert len(commands) == 3 and commands[0][1]["num-steps"] == "1024"
 
 
 def test_default_jobs_is_the_cores_whatever_omp_num_threads_says(bench_dir):
     env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1"}
-    command = ["bash", str(bench_dir / "benchmark.sh"), "--dry-run", "--out", str(bench_dir / "out")]
+    command = [
+        "bash",
+        str(bench_dir / "benchmark.sh"),
+        "--dry-run",
+        "--out",
+        str(bench_dir / "out"),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     cores = len(os.sched_getaffinity(0))  # the CPUs this process may use, as nproc counts them
@@ -313,20 +361,35 @@ def test_default_jobs_is_the_cores_whatever_omp_num_threads_says(bench_dir):
 
 
 def stand_in_python(folder):
-    """An interpreter for benchmark.sh that passes its environment check and runs each run as a sleep
-    of FAKE_RUN_SECONDS (exec'd, so that the benchmark's SIGTERM ends it)."""
+    """An interpreter for benchmark.sh that passes its environment check and runs each run as a
+    sleep of FAKE_RUN_SECONDS (exec'd, so that the benchmark's SIGTERM ends it)."""
     python = folder / "python"
-    python.write_text('#!/bin/sh\ncase "$1" in -c) exit 0 ;; esac\nexec sleep "${FAKE_RUN_SECONDS:-0}"\n')
+    python.write_text(
+        '#!/bin/sh\ncase "$1" in -c) exit 0 ;; esac\nexec sleep "${FAKE_RUN_SECONDS:-0}"\n'
+    )
     python.chmod(0o755)
     return python
 
 
 def test_second_benchmark_on_the_same_out_is_refused(bench_dir):
     out = bench_dir / "out"
-    one_run = ["--out", str(out), "--variants", "trpo", "--envs", "Hopper-v5", "--seeds", "1", "--steps", "2048"]
+    one_run = [
+        "--out",
+        str(out),
+        "--variants",
+        "trpo",
+        "--envs",
+        "Hopper-v5",
+        "--seeds",
+        "1",
+        "--steps",
+        "2048",
+    ]
     command = ["bash", str(bench_dir / "benchmark.sh"), *one_run]
     env = os.environ | {"PYTHON": str(stand_in_python(bench_dir)), "FAKE_RUN_SECONDS": "60"}
-    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         for line in first.stdout:
             if line.startswith("started  Hopper-v5__trpo__1"):
@@ -336,13 +399,16 @@ def test_second_benchmark_on_the_same_out_is_refused(bench_dir):
         refusal += "wait for it to end, or give another --out\n"
         second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
         assert (second.returncode, second.stdout, second.stderr) == (2, "", refusal)
-        # A submission to Slurm would write into the same folder: refused alike (sbatch is never called).
+        # A submission to Slurm would write into the same folder: refused alike (sbatch is
+        # never called).
         fake_bin = bench_dir / "bin"
         fake_bin.mkdir()
         (fake_bin / "sbatch").write_text("#!/bin/sh\necho sbatch was called >&2\nexit 1\n")
         (fake_bin / "sbatch").chmod(0o755)
         slurm_env = env | {"PATH": f"{fake_bin}:{os.environ['PATH']}"}
-        slurm = subprocess.run([*command, "--slurm"], capture_output=True, text=True, timeout=60, env=slurm_env)
+        slurm = subprocess.run(
+            [*command, "--slurm"], capture_output=True, text=True, timeout=60, env=slurm_env
+        )
         assert (slurm.returncode, slurm.stderr) == (2, refusal)
         assert first.poll() is None and (out / "logs" / "Hopper-v5__trpo__1.log").read_text() == log
     finally:
@@ -350,14 +416,17 @@ def test_second_benchmark_on_the_same_out_is_refused(bench_dir):
         first.communicate(timeout=60)
     assert first.returncode == 130
     # The lock ended with the first benchmark: the same command runs now.
-    again = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env | {"FAKE_RUN_SECONDS": "0"})
+    again = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env | {"FAKE_RUN_SECONDS": "0"}
+    )
     assert again.returncode == 0, again.stderr
     assert "finished Hopper-v5__trpo__1" in again.stdout
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
-    script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")  # PPO-NoClip runs PPO's
+    # PPO-NoClip runs PPO's script.
+    script = ROOT / ("ppo_continuous.py" if variant == "ppo_noclip" else f"{variant}.py")
     commands = dry_run(bench_dir, "--variants", variant, "--seeds", "1")
     if variant == "ppo_continuous":
         commands += dry_run(bench_dir, "--ablation", "--envs", "Hopper-v5", "--seeds", "1")
@@ -443,7 +512,8 @@ def test_names_and_hyperparameters():
 
 def test_rolling_mean_and_column_means_by_hand():
     matrix = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [np.nan, 2.0, np.nan, np.nan, np.nan]])
-    # Window 2: (1), (1+2)/2, (2+3)/2, (3+4)/2, (4+5)/2; the second row's NaN are left out of the mean.
+    # Window 2: (1), (1+2)/2, (2+3)/2, (3+4)/2, (4+5)/2; the second row's NaN are left out of
+    # the mean.
     smoothed = report.rolling_mean(matrix, 2)
     assert smoothed[0].tolist() == [1.0, 1.5, 2.5, 3.5, 4.5]
     # A window without a value is NaN: columns 0 (only the first NaN), 3 and 4.
@@ -478,7 +548,9 @@ PAPER_CSV = (
 )
 
 
-def write_fake_run(runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True, planned=None):
+def write_fake_run(
+    runs, env_id, exp_name, seed, base, unix_time=1700000000, hparams=True, planned=None
+):
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(runs / f"{env_id}__{exp_name}__{seed}__{unix_time}"))
@@ -552,15 +624,27 @@ def test_report_on_fake_logs(tmp_path):
     assert "## Table 2" not in text  # no PPO-NoClip runs
     assert "Comparisons" not in text  # one environment version, no time-limit runs
     assert not (tmp_path / "out" / "ablation.md").exists()  # no ablation runs, no ablation section
-    # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's line
-    # search gave up twice, and its largest KL after a step taken is 0.012, under the bound 0.02.
-    assert "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |" in text
-    assert "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 (0.02) |" in text
+    # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's
+    # line search gave up twice, and its largest KL after a step taken is 0.012, under the
+    # bound 0.02.
+    assert (
+        "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |"
+        in text
+    )
+    assert (
+        "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 "
+        "(0.02) |" in text
+    )
     # Per variant: the mean of the max ratio is 1 + 0.1 * 6.5; PPO's max ratio 1 + 0.1 k is above
-    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58.3%; TRPO's mean KL 0.01 k is above delta = 0.02 in
-    # iterations 3..12, 10 of 12 = 83.3%.
-    assert "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58.3% (eps 0.5) | — |" in text
-    assert "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83.3% (delta 0.02) |" in text
+    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58.3%; TRPO's mean KL 0.01 k is above delta =
+    # 0.02 in iterations 3..12, 10 of 12 = 83.3%.
+    assert (
+        "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58.3% (eps 0.5) | — |"
+        in text
+    )
+    assert (
+        "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83.3% (delta 0.02) |" in text
+    )
     for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -569,9 +653,14 @@ def test_record_of_a_run_by_hand(tmp_path):
     write_fake_run(tmp_path / "runs", "Hopper-v5", "trpo", 1, 700, planned=ITERATIONS)
     report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
     lines = (tmp_path / "out" / "records" / "Hopper-v5__trpo__1.csv").read_text().splitlines()
-    constants = "run=Hopper-v5__trpo__1__1700000000 batch_size=2048 batch_size_assumed=0 planned_iterations=12"
+    constants = (
+        "run=Hopper-v5__trpo__1__1700000000 batch_size=2048 batch_size_assumed=0 "
+        "planned_iterations=12"
+    )
     assert lines[1] == f"# {constants} max_kl=0.02 clip_coef="
-    columns = "iteration,global_step,mean_return,episodes,mean_kl,max_ratio,line_search_steps,accepted,"
+    columns = (
+        "iteration,global_step,mean_return,episodes,mean_kl,max_ratio,line_search_steps,accepted,"
+    )
     assert lines[2] == columns + "expected_improvement,actual_improvement,kl_after_step"
     # Iteration 3: episodes 701 and 711, mean 706; the line search gave up after 10 steps; the
     # float32 logs rounded to 6 significant digits.
@@ -586,11 +675,13 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     write_fake_runs(runs, "Walker2d-v5", offset=200)
     write_fake_run(runs, "Walker2d-v4", "ppo_continuous_tlterm", 1, 900)
     write_fake_run(runs, "Walker2d-v4", "ppo_noclip", 1, 1200)
-    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 800, unix_time=1600000000)  # an older folder ...
-    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 850, unix_time=1700000000)  # ... and the newest
+    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 800, unix_time=1600000000)  # older ...
+    write_fake_run(runs, "Walker2d-v4", "ppo_m", 3, 850, unix_time=1700000000)  # ... newest
     write_fake_run(runs, "Walker2d-v4", "ppo_m", 4, 850, hparams=False)  # no batch size: assumed
     write_fake_run(runs, "Walker2d-v4", "trpo", 3, 50, planned=2 * ITERATIONS)  # unfinished
-    write_fake_run(runs, "Hopper-v4", "ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0", 1, 5)
+    write_fake_run(
+        runs, "Hopper-v4", "ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0", 1, 5
+    )
     paper_csv = tmp_path / "paper.csv"
     paper_csv.write_text(PAPER_CSV.replace("Hopper", "Walker2d"))
     report.main(report.Args(runs=runs, out=tmp_path / "from_runs", paper_table=paper_csv))
@@ -599,16 +690,27 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     assert max(path.stat().st_size for path in records.iterdir()) < 2000  # 12 iterations each
     report.main(report.Args(records=records, out=tmp_path / "from_records", paper_table=paper_csv))
     for name in ("table.md", "ablation.md", "summary.md"):
-        assert (tmp_path / "from_records" / name).read_text() == (tmp_path / "from_runs" / name).read_text()
+        assert (tmp_path / "from_records" / name).read_text() == (
+            tmp_path / "from_runs" / name
+        ).read_text()
     # The records travel with the report, written again byte for byte.
     for record in records.iterdir():
-        assert (tmp_path / "from_records" / "records" / record.name).read_bytes() == record.read_bytes()
+        assert (
+            tmp_path / "from_records" / "records" / record.name
+        ).read_bytes() == record.read_bytes()
     text = (tmp_path / "from_records" / "table.md").read_text()
     assert "`Walker2d-v4__ppo_m__3__1700000000`: 2 run folders, used the newest" in text
-    assert "`Walker2d-v4__ppo_m__4__1700000000`: no batch size in its hyperparameters, assumed 2048" in text
+    assert (
+        "`Walker2d-v4__ppo_m__4__1700000000`: no batch size in its hyperparameters, assumed 2048"
+        in text
+    )
     assert "has 12 of 24 iterations" in text
-    figures = [sorted(p.name for p in (tmp_path / out).glob("*.png")) for out in ("from_runs", "from_records")]
-    assert figures[0] == figures[1] and len(figures[0]) == 2 * 2 + 1  # curves, trust region; ablation
+    figures = [
+        sorted(p.name for p in (tmp_path / out).glob("*.png"))
+        for out in ("from_runs", "from_records")
+    ]
+    # Curves and trust region per environment; the ablation.
+    assert figures[0] == figures[1] and len(figures[0]) == 2 * 2 + 1
 
 
 def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
@@ -624,7 +726,12 @@ def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
     text = (tmp_path / "out" / "table.md").read_text()
 
     best = table_rows(text, "Table 1. Best iteration")
-    assert best[""] == ["Walker2d-v4 (ours)", "Walker2d-v2 (paper)", "Walker2d-v5 (ours)", "Walker2d-v2 (paper)"]
+    assert best[""] == [
+        "Walker2d-v4 (ours)",
+        "Walker2d-v2 (paper)",
+        "Walker2d-v5 (ours)",
+        "Walker2d-v2 (paper)",
+    ]
     assert best["PPO (`ppo_continuous`)"] == [
         "1074 [1024, 1124] (n=2)",
         "2513 [2391, 2632]",
@@ -652,14 +759,17 @@ def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
         "PPO (`ppo_continuous`)",
         "PPO, time limit as termination (`ppo_continuous_tlterm`)",
     ]
-    assert table_2["PPO-NoClip (`ppo_noclip`)"][:2] == ["1374 [1324, 1424] (n=2)", "2371 [2316, 2424]"]
+    assert table_2["PPO-NoClip (`ppo_noclip`)"][:2] == [
+        "1374 [1324, 1424] (n=2)",
+        "2371 [2316, 2424]",
+    ]
     assert table_2["PPO (`ppo_continuous`)"][0] == "1074 [1024, 1124] (n=2)"
     assert "AAI" not in table_2
     assert "## Table 2. Last 10 iterations" in text
 
-    # v4 against v5, unpaired: each v5 seed is 200 higher, so "lower on v5" is contradicted. Resampled,
-    # PPO's v4 mean is 1024, 1074 or 1124 and its v5 mean 1224, 1274 or 1324, each end with probability
-    # 1/4; 1/16 > 2.5%, so the interval is [-300, -100].
+    # v4 against v5, unpaired: each v5 seed is 200 higher, so "lower on v5" is contradicted.
+    # Resampled, PPO's v4 mean is 1024, 1074 or 1124 and its v5 mean 1224, 1274 or 1324, each end
+    # with probability 1/4; 1/16 > 2.5%, so the interval is [-300, -100].
     comparisons = table_rows(text, "Comparisons that the paper did not make")
     v5 = comparisons["PPO: lower on Walker2d-v5 than on Walker2d-v4"]
     assert v5[:2] == ["Walker2d-v4, Walker2d-v5", "unpaired"]
@@ -668,11 +778,20 @@ def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
         comparisons["TRPO: lower on Walker2d-v5 than on Walker2d-v4"][3]
         == "-200 [-200, -200], P=0.00: **contradicted**"
     )
-    # The time limit, paired by seed: the default's seeds (1024 and 1124) minus the same seeds taken as
-    # termination (924 both): 100 and 200, resampled as pairs: +150 [100, 200].
-    tlterm = comparisons["PPO: bootstrapping the time limit scores above taking it as a termination"]
-    assert tlterm == ["Walker2d-v4", "paired by seed", "—", *["+150 [100, 200], P=1.00: **holds**"] * 2, "2 pairs"]
-    assert len(comparisons) == 1 + 4 + 1  # the header, four variants on two versions, one time-limit pair
+    # The time limit, paired by seed: the default's seeds (1024 and 1124) minus the same seeds taken
+    # as termination (924 both): 100 and 200, resampled as pairs: +150 [100, 200].
+    tlterm = comparisons[
+        "PPO: bootstrapping the time limit scores above taking it as a termination"
+    ]
+    assert tlterm == [
+        "Walker2d-v4",
+        "paired by seed",
+        "—",
+        *["+150 [100, 200], P=1.00: **holds**"] * 2,
+        "2 pairs",
+    ]
+    # The header, four variants on two versions, one time-limit pair
+    assert len(comparisons) == 1 + 4 + 1
 
 
 def test_report_notes_and_missing_paper_table(tmp_path, capsys):
@@ -691,7 +810,9 @@ def test_report_notes_and_missing_paper_table(tmp_path, capsys):
     assert "The paper's numbers were not found" in text
     # ... and the terminal says so, in one line.
     missing = [line for line in capsys.readouterr().err.splitlines() if "paper" in line]
-    assert missing == [f"benchmark_report.py: no paper table at {tmp_path / 'absent.csv'}; its columns stay empty"]
+    assert missing == [
+        f"benchmark_report.py: no paper table at {tmp_path / 'absent.csv'}; its columns stay empty"
+    ]
 
 
 def test_default_paper_table_is_the_repositorys(tmp_path):
@@ -707,7 +828,8 @@ def test_default_paper_table_is_the_repositorys(tmp_path):
 def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     runs = tmp_path / "runs"
     write_fake_run(runs, "Hopper-v5", "ppo_continuous", 1, 1000, planned=ITERATIONS)
-    write_fake_run(runs, "Hopper-v5", "ppo_continuous", 2, 5000, planned=2 * ITERATIONS)  # half done
+    # Half done.
+    write_fake_run(runs, "Hopper-v5", "ppo_continuous", 2, 5000, planned=2 * ITERATIONS)
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     text = (tmp_path / "out" / "table.md").read_text()
     best = table_rows(text, "Table 1. Best iteration")
@@ -716,20 +838,20 @@ def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
 
-def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS):
-    """A finished run's record whose every iteration returns `value` (so both aggregates are `value`)."""
+def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS, max_ratio=1.5):
+    """A finished run's record whose every iteration returns `value` (so both aggregates do)."""
     columns = {name: np.full(iterations, np.nan) for name in report.RECORD_COLUMNS[2:]}
     columns["mean_return"][:] = value
     columns["episodes"][:] = 2
     columns["mean_kl"][:] = 0.01
-    columns["max_ratio"][:] = 1.5
+    columns["max_ratio"][:] = max_ratio
     source = f"{env_id}__{exp_name}__{seed}__1700000000"
     run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
     records.mkdir(parents=True, exist_ok=True)
     report.write_record(run, records / f"{run.key}.csv")
-    for temporary, final in report.STAGED:  # the report renames its files into place at its end
-        temporary.replace(final)
-    report.STAGED.clear()
+    # The report writes under a temporary name that its main renames at the end: rename it here.
+    temporary, final = report.STAGED.pop()
+    temporary.replace(final)
 
 
 def test_verdict_rule_on_hand_worked_cases():
@@ -737,7 +859,8 @@ def test_verdict_rule_on_hand_worked_cases():
     # A clear difference: every resample of the first group is above every resample of the second.
     clear = judge([[3000, 3100, 3200], [1000, 1100, 1200]], difference)
     assert (clear.estimate, clear.p, clear.word) == (2000, 1.0, "holds")
-    assert 1800 <= clear.low < 2000 < clear.high <= 2200  # the resampled means differ by 1800 to 2200
+    # The resampled means differ by 1800 to 2200.
+    assert 1800 <= clear.low < 2000 < clear.high <= 2200
     assert judge([[1000, 1100, 1200], [3000, 3100, 3200]], difference).word == "contradicted"
     # No difference: the same values in both groups, the statistic symmetric about 0.
     same = judge([[2000, 2100, 2200], [2000, 2100, 2200]], difference)
@@ -745,9 +868,9 @@ def test_verdict_rule_on_hand_worked_cases():
     assert same.p == pytest.approx(0.5, abs=0.02)
     # A tie counts half: identical values give a statistic of 0 in every resample, P exactly 1/2.
     assert judge([[5, 5], [5, 5]], difference).p == 0.5
-    # One outlier seed carries a mean difference of +950: the first group's resampled mean is 1000 (no
-    # difference) with probability (2/3)^3 = 0.30, so P is about 0.7, under 0.8, and the interval reaches
-    # below 0.
+    # One outlier seed carries a mean difference of +950: the first group's resampled mean is 1000
+    # (no difference) with probability (2/3)^3 = 0.30, so P is about 0.7, under 0.8, and the
+    # interval reaches below 0.
     outlier = judge([[1000, 1000, 4000], [1000, 1050, 1100]], difference)
     assert outlier.estimate == 950 and outlier.low < 0 and outlier.word == "no evidence"
     assert outlier.p == pytest.approx(1 - (2 / 3) ** 3, abs=0.02)
@@ -766,8 +889,8 @@ def test_verdict_rule_on_hand_worked_cases():
 
 def test_verdicts_from_synthetic_records(tmp_path):
     records = tmp_path / "records"
-    # Walker2d-v4, where the answers are known: PPO far above PPO-M (a clear difference), TRPO+ and TRPO
-    # the same (no difference). Hopper-v4: PPO's mean above PPO-M's by one outlier seed alone.
+    # Walker2d-v4, where the answers are known: PPO far above PPO-M (a clear difference), TRPO+ and
+    # TRPO the same (no difference). Hopper-v4: PPO's mean above PPO-M's by one outlier seed alone.
     values = {
         ("Walker2d-v4", "ppo_continuous"): [3000, 3100, 3200],
         ("Walker2d-v4", "ppo_m"): [1000, 1100, 1200],
@@ -785,20 +908,34 @@ def test_verdicts_from_synthetic_records(tmp_path):
     text = (tmp_path / "out" / "table.md").read_text()
     assert report.report_stats.VERDICT_RULE in text  # the rule, stated with the verdicts
     assert "`scipy.stats.bootstrap`" in text
-    assert "including episodes begun" not in text and "episodes begun under the previous policy" in text
+    assert (
+        "including episodes begun" not in text
+        and "episodes begun under the previous policy" in text
+    )
     claims = [
-        line.split(" | ") for line in text.splitlines() if line.startswith("| PPO > PPO-M") or "TRPO+ > TRPO" in line
+        line.split(" | ")
+        for line in text.splitlines()
+        if line.startswith("| PPO > PPO-M") or "TRPO+ > TRPO" in line
     ]
-    verdicts = {(cells[1], cells[0].lstrip("| ").split(":")[0]): (cells[4], cells[5]) for cells in claims}
+    verdicts = {
+        (cells[1], cells[0].lstrip("| ").split(":")[0]): (cells[4], cells[5]) for cells in claims
+    }
     clear = verdicts["Walker2d-v4", "PPO > PPO-M"]
-    assert clear[0] == clear[1] and clear[0].startswith("+2000 [18") and clear[0].endswith("P=1.00: **holds**")
+    assert (
+        clear[0] == clear[1]
+        and clear[0].startswith("+2000 [18")
+        and clear[0].endswith("P=1.00: **holds**")
+    )
     none = verdicts["Walker2d-v4", "TRPO+ > TRPO"]
     assert none[0] == none[1] and none[0].startswith("0 [") and none[0].endswith("**no evidence**")
     outlier = verdicts["Hopper-v4", "PPO > PPO-M"]
     assert outlier[0].startswith("+950 [-") and outlier[0].endswith("**no evidence**")
     # The summary says the same, in its own layout, and so does nothing else by hand.
     summary = (tmp_path / "out" / "summary.md").read_text()
-    assert f"| PPO > PPO-M, best iteration | **holds** {clear[0].split(':')[0]} (paper: +557) |" in summary
+    assert (
+        f"| PPO > PPO-M, best iteration | **holds** {clear[0].split(':')[0]} (paper: +557) |"
+        in summary
+    )
     assert "(3 seeds per cell, 24576 steps each)" in summary
     assert "[table.md](table.md#claims-and-verdicts)" in summary
 
@@ -810,8 +947,9 @@ def ablation_name(combination):
 
 def test_ablation_from_synthetic_records(tmp_path):
     records = tmp_path / "records"
-    # A made-up world: reward scaling +300, annealing +100, init +50, value clipping nothing; each seed
-    # adds the same to every configuration, so every on-minus-off pair shows the effect exactly.
+    # A made-up world: reward scaling +300, annealing +100, init +50, value clipping nothing;
+    # each seed adds the same to every configuration, so every on-minus-off pair shows the
+    # effect exactly.
     effects = {"clip_vloss": 0, "scale_reward": 300, "ortho_init": 50, "anneal_lr": 100}
     missing = {(2, (False, True, True, False)), (2, (True, True, True, True))}  # not run (yet)
     for seed in (1, 2):
@@ -819,55 +957,169 @@ def test_ablation_from_synthetic_records(tmp_path):
             combination = tuple(bool(number >> i & 1) for i in range(4))
             if (seed, combination) in missing:
                 continue
-            value = 1000 + 10 * seed + sum(effects[s] for s, on in zip(effects, combination, strict=True) if on)
+            value = (
+                1000
+                + 10 * seed
+                + sum(effects[s] for s, on in zip(effects, combination, strict=True) if on)
+            )
             write_record(records, "Walker2d-v4", ablation_name(combination), seed, value)
     report.main(report.Args(records=records, out=tmp_path / "out", readme=tmp_path / "absent.md"))
     out = tmp_path / "out"
     assert not (out / "table.md").exists()
     text = (out / "ablation.md").read_text()
     assert report.NO_LR_SWEEP in text and report.report_stats.VERDICT_RULE in text
-    # The grid: 30 of 2 x 16 runs; each missing run takes one pair from every switch (the two missing
-    # runs differ in two switches, so they are not a pair): 16 - 2 = 14 pairs of 8 x 2.
+    # The grid: 30 of 2 x 16 runs; each missing run takes one pair from every switch (the two
+    # missing runs differ in two switches, so they are not a pair): 16 - 2 = 14 pairs of 8 x 2.
     grid = table_rows(text, "The grid")
     pairs = "`--clip-vloss` 14, `--scale-reward` 14, `--ortho-init` 14, `--anneal-lr` 14 (of 16)"
     assert grid["Walker2d-v4"] == ["30 of 32 (16 x seeds 1, 2)", pairs, "seed 2: 1111, 0110"]
     effect = table_rows(text, "Walker2d-v4: effect of turning each switch on")
-    assert effect["`--scale-reward` raises the return"] == ["up", *["+300 [300, 300], P=1.00: **holds**"] * 2, "14"]
+    assert effect["`--scale-reward` raises the return"] == [
+        "up",
+        *["+300 [300, 300], P=1.00: **holds**"] * 2,
+        "14",
+    ]
     assert effect["`--anneal-lr` raises the return"][1] == "+100 [100, 100], P=1.00: **holds**"
     assert effect["`--ortho-init` raises the return"][1] == "+50 [50, 50], P=1.00: **holds**"
     # No effect at all: a statistic of 0 in every resample, P 1/2 by the tie rule.
-    assert effect["`--clip-vloss` raises the return"] == ["no gain", *["0 [0, 0], P=0.50: **no evidence**"] * 2, "14"]
+    assert effect["`--clip-vloss` raises the return"] == [
+        "no gain",
+        *["0 [0, 0], P=0.50: **no evidence**"] * 2,
+        "14",
+    ]
     assert (out / "ablation_Walker2d-v4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "![Walker2d-v4: ablation](ablation_Walker2d-v4.png)" in summary
-    assert "- reward scaling raises the return (paper: up): **holds** +300 [300, 300], P=1.00;" in summary
+    assert (
+        "- reward scaling raises the return (paper: up): **holds** +300 [300, 300], P=1.00;"
+        in summary
+    )
     assert "30 of 32 runs; missing" in summary and "seed 2: 1111, 0110" in summary
 
 
-def test_summary_goes_between_the_readme_markers(tmp_path, capsys):
+def readme_block(text, name):
+    """The text between a README block's marker lines, without them."""
+    first, last = report.README_BLOCKS[name]
+    return text[text.index(first) + len(first) + 1 : text.index(last)]
+
+
+def test_readme_blocks_go_between_their_markers(tmp_path, capsys):
     records = tmp_path / "records"
     for seed in (1, 2):
-        for variant, value in (("ppo_continuous", 3000), ("ppo_m", 2000), ("trpo", 1000), ("trpo_plus", 1500)):
+        for variant, value in (
+            ("ppo_continuous", 3000),
+            ("ppo_m", 2000),
+            ("trpo", 1000),
+            ("trpo_plus", 1500),
+        ):
             write_record(records, "Hopper-v4", variant, seed, value + seed)
     readme = tmp_path / "README.md"
-    before, after = "# A project\n\nSome text.\n", "\n## After\n\nMore text.\n"
-    readme.write_text(before + report.SUMMARY_START + "\nold, hand-written\n" + report.SUMMARY_END + after)
+    before, middle, after = "# A project\n\n", "\nSome text.\n\n", "\n## After\n\nMore text.\n"
+    old = (
+        before
+        + f"{report.HEADLINE_START}\nold, by hand\n{report.HEADLINE_END}"
+        + middle
+        + f"{report.SUMMARY_START}\nold, hand-written\n{report.SUMMARY_END}"
+        + after
+    )
+    readme.write_text(old)
     out = tmp_path / "results"
     report.main(report.Args(records=records, out=out, readme=readme))
+    text = readme.read_text()
+    headline, block = readme_block(text, "headline"), readme_block(text, "results-summary")
+    assert "by hand" not in text and "hand-written" not in text
+    assert text == (
+        f"{before}{report.HEADLINE_START}\n{headline}{report.HEADLINE_END}{middle}"
+        f"{report.SUMMARY_START}\n{block}{report.SUMMARY_END}{after}"
+    )
+    # The headline: its lead (with the rule), then the three findings, one line each.
+    assert headline.splitlines()[0].endswith(report.HEADLINE_RULE)
+    assert [line.split("**")[1] for line in headline.splitlines()[2:]] == [
+        finding for finding, *_ in report.HEADLINE_CLAIMS
+    ]
+    # The results block is short, links what it leaves out, and every cell in it is a cell of
+    # summary.md's table (best iteration), with n instead of P.
+    assert len(block.splitlines()) <= 14
+    for link in ("results/summary.md", "results/records/", "results/table.md#claims-and-verdicts"):
+        assert f"]({link})" in block
     summary = (out / "summary.md").read_text()
-    # The block is the summary with its links seen from the README's folder.
-    block = summary.replace("](table.md", "](results/table.md").replace("](records/", "](results/records/")
-    assert readme.read_text() == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
-    assert "hand-written" not in readme.read_text()
+    acli = "**contradicted** -500 [-501, -499]"
+    assert f"| ACLI > AAI, best iteration | {acli}, P=0.00 (paper: +324) |" in summary
+    assert f"Hopper-v4 {acli} (n=2)." in block
+    for name in ("PPO > PPO-M", "TRPO+ > TRPO", "PPO's max ratio > 1 + eps = 1.2"):
+        kind = "" if name.startswith("PPO's") else ", best iteration"
+        cell = next(row for row in summary.splitlines() if row.startswith(f"| {name}{kind} |"))
+        assert f"Hopper-v4 {cell.split(' | ')[1].split(', P=')[0]} (n=2)." in block
+    # PPO (3001.5 on average) is above the paper's 2632, the other three far below theirs.
+    paper = "holds in 1, contradicted in 3 of 4 cells"
+    assert f"- Our mean above the upper end of the paper's interval: {paper}." in block
     # Run again: the same README, byte for byte.
     report.main(report.Args(records=records, out=out, readme=readme))
-    assert readme.read_text() == before + report.SUMMARY_START + "\n" + block + report.SUMMARY_END + after
-    # Without the markers, only summary.md, and a note.
-    readme.write_text(before)
+    assert readme.read_text() == text
+    # Without one pair of markers, the other block only, and a note; without both, summary.md only.
     capsys.readouterr()
+    readme.write_text(old.replace(report.HEADLINE_END, ""))
+    report.main(report.Args(records=records, out=out, readme=readme))
+    assert readme.read_text() == old.replace(report.HEADLINE_END, "").replace(
+        "old, hand-written\n", block
+    )
+    assert "has no headline marker lines" in capsys.readouterr().err
+    readme.write_text(before)
     report.main(report.Args(records=records, out=out, readme=readme))
     assert readme.read_text() == before
-    assert "has no results-summary marker lines" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "has no headline marker lines" in err and "has no results-summary marker lines" in err
+
+
+def test_headline_selection_rule_on_synthetic_records(tmp_path):
+    """The rule: the paper's environments at their oldest version, the verdicts counted, and the
+    one where the claim fares worst shown (the lowest P, then the lowest end of the interval)."""
+    records = tmp_path / "records"
+    low, mid, high = [1000, 1100, 1200], [2000, 2100, 2200], [3000, 3100, 3200]
+    values = {
+        # ACLI - AAI = 2000 - 1000: holds. PPO's max ratio 2.0: 0.8 above 1 + eps.
+        "Walker2d-v4": ({"ppo_continuous": high, "ppo_m": low, "trpo": mid, "trpo_plus": mid}, 2.0),
+        # Four alike: ACLI - AAI is 0, as likely above 0 as below. Max ratio 0.3 above 1 + eps.
+        "Hopper-v4": ({v: [1000, 1050, 1100] for v in report.TABLE_1}, 1.5),
+        # The worst of every claim, were it not a newer version of Walker2d-v4: ACLI - AAI = -2000,
+        # the max ratio only 0.05 above the bound, PPO-M's return the farthest below the paper's.
+        "Walker2d-v5": (
+            {
+                "ppo_continuous": [500, 600, 700],
+                "ppo_m": [500, 600, 700],
+                "trpo": [2500, 2600, 2700],
+                "trpo_plus": [2500, 2600, 2700],
+            },
+            1.25,
+        ),
+    }
+    for env, (variants, max_ratio) in values.items():
+        for variant, seeds in variants.items():
+            for seed, value in enumerate(seeds, start=1):
+                write_record(records, env, variant, seed, value, max_ratio=max_ratio)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.HEADLINE_START}\n{report.HEADLINE_END}\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
+    headline = readme_block(readme.read_text(), "headline")
+    assert "Walker2d-v5" not in headline
+    assert "each at the oldest version run (Walker2d-v4, Hopper-v4: 24 finished runs, " in headline
+    acli, ratio, paper = headline.splitlines()[2:]
+    assert acli.startswith(
+        "- **The optimizations matter more than the choice of PPO or TRPO**: holds in 1, no "
+        "evidence in 1 of 2 environments; worst, Hopper-v4: ACLI - AAI = 0 ["
+    )
+    assert acli.endswith("(n=3), P=0.50, **no evidence** (paper: +324).")
+    assert ratio == (
+        "- **Clipping does not keep PPO's ratio within 1 + eps**: holds in 2 of 2 environments; "
+        "worst, Hopper-v4: max ratio - (1 + eps) = +0.30 [0.30, 0.30] (n=3), P=1.00, **holds**."
+    )
+    # Every cell is below the paper's interval (P = 0 in each): the lowest end of the interval
+    # decides, PPO-M on Walker2d-v4, 1100 - 2866 on average, 1000 - 2866 at the lowest.
+    assert paper.startswith(
+        "- **Our returns are above the paper's**: contradicted in 8 of 8 cells; worst, Walker2d-v4 "
+        "PPO-M: our mean - the upper end of the paper's interval = -1766 [-1866, "
+    )
+    assert paper.endswith("(n=3), P=0.00, **contradicted**.")
 
 
 def test_report_without_runs_says_so(tmp_path):
@@ -875,14 +1127,20 @@ def test_report_without_runs_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no run in"):
         report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
     with pytest.raises(SystemExit, match="give one of --runs"):
-        report.main(report.Args(runs=tmp_path / "runs", records=tmp_path / "runs", out=tmp_path / "out"))
+        report.main(
+            report.Args(runs=tmp_path / "runs", records=tmp_path / "runs", out=tmp_path / "out")
+        )
 
 
 def test_report_needs_out_and_a_source():
     command = [sys.executable, str(ROOT / "benchmark_report.py")]
-    no_out = subprocess.run([*command, "--runs", "somewhere"], capture_output=True, text=True, timeout=60)
+    no_out = subprocess.run(
+        [*command, "--runs", "somewhere"], capture_output=True, text=True, timeout=60
+    )
     assert no_out.returncode == 2 and "--out" in no_out.stderr
-    no_source = subprocess.run([*command, "--out", "somewhere"], capture_output=True, text=True, timeout=60)
+    no_source = subprocess.run(
+        [*command, "--out", "somewhere"], capture_output=True, text=True, timeout=60
+    )
     assert no_source.returncode == 1
     assert (
         no_source.stderr.strip()
@@ -893,18 +1151,25 @@ def test_report_needs_out_and_a_source():
 def test_committed_table_regenerates_from_committed_records(tmp_path):
     results = ROOT / "benchmark_results"
     if not any((results / "records").glob("*.csv")):
-        pytest.skip("benchmark_results/records/ holds no records yet, so the committed table cannot be regenerated")
-    # The report writes its summary into a copy of the README, beside a copy of the results folder, so
-    # that the block's links come out as in the repository's README.
+        pytest.skip(
+            "benchmark_results/records/ holds no records yet, so the committed table cannot be "
+            "regenerated"
+        )
+    # The report writes its summary into a copy of the README, beside a copy of the results folder,
+    # so that the block's links come out as in the repository's README.
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     out = tmp_path / "benchmark_results"
     report.main(report.Args(records=results / "records", out=out, readme=tmp_path / "README.md"))
     for name in ("table.md", "ablation.md", "summary.md"):
         if (results / name).exists():
-            assert (out / name).read_text() == (results / name).read_text(), f"{name} does not regenerate"
+            assert (out / name).read_text() == (results / name).read_text(), (
+                f"{name} does not regenerate"
+            )
     readme = (ROOT / "README.md").read_text()
     if report.SUMMARY_START in readme:
-        assert (tmp_path / "README.md").read_text() == readme, "the README's results summary does not regenerate"
+        assert (tmp_path / "README.md").read_text() == readme, (
+            "the README's results summary does not regenerate"
+        )
 
 
 # ==================================================================================================
@@ -918,7 +1183,10 @@ def record_text(run="Hopper-v5__trpo__1__1700000000", iterations=3, batch_size=B
         "max_kl=0.02 clip_coef=",
         ",".join(report.RECORD_COLUMNS),
     ]
-    lines += [f"{k},{k * batch_size},{100 + k},2,0.01,1.1,1,1,0.1,0.1,0.01" for k in range(1, iterations + 1)]
+    lines += [
+        f"{k},{k * batch_size},{100 + k},2,0.01,1.1,1,1,0.1,0.1,0.01"
+        for k in range(1, iterations + 1)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -936,25 +1204,49 @@ ROWS = GOOD.splitlines(keepends=True)  # two comment lines, the header, iteratio
             "its row 1 is not iteration 1 at global step 2048",
         ),
         ("a gap", "".join(ROWS[:4] + ROWS[5:]), "its row 2 is not iteration 2 at global step 4096"),
-        ("a duplicate row", "".join(ROWS[:5] + ROWS[4:]), "its row 3 is not iteration 3 at global step 6144"),
+        (
+            "a duplicate row",
+            "".join(ROWS[:5] + ROWS[4:]),
+            "its row 3 is not iteration 3 at global step 6144",
+        ),
         ("another step", GOOD.replace("2,4096,", "2,4000,"), "its row 2 is not iteration 2"),
         (
             "a short row",
             GOOD.replace(",0.01\n", "\n", 1),
             "its row 1 is not iteration 1 at global step 2048 with 11 fields",
         ),
-        ("another header", GOOD.replace("mean_return,", "return,"), "its header is not iteration,global_step,"),
+        (
+            "another header",
+            GOOD.replace("mean_return,", "return,"),
+            "its header is not iteration,global_step,",
+        ),
         ("no run line", "".join(ROWS[:1] + ROWS[2:]), "no `# run=...` line naming its run"),
-        ("a run name without a seed", GOOD.replace("trpo__1__", "trpo__x__"), "no `# run=...` line naming its run"),
-        ("no batch size", GOOD.replace("batch_size=2048", "batch_size=0"), "batch_size='0' in its `# run=` line"),
-        ("huge planned", GOOD.replace("planned_iterations=3", "planned_iterations=1e999"), "planned_iterations="),
+        (
+            "a run name without a seed",
+            GOOD.replace("trpo__1__", "trpo__x__"),
+            "no `# run=...` line naming its run",
+        ),
+        (
+            "no batch size",
+            GOOD.replace("batch_size=2048", "batch_size=0"),
+            "batch_size='0' in its `# run=` line",
+        ),
+        (
+            "huge planned",
+            GOOD.replace("planned_iterations=3", "planned_iterations=1e999"),
+            "planned_iterations=",
+        ),
         ("a word", GOOD.replace(",102,", ",many,"), "could not convert string to float: 'many'"),
         (
             "a return without episodes",
             GOOD.replace(",102,2,", ",102,,"),
             "a mean return without its number of episodes",
         ),
-        ("half an episode", GOOD.replace(",102,2,", ",102,1.5,"), "a mean return without its number of episodes"),
+        (
+            "half an episode",
+            GOOD.replace(",102,2,", ",102,1.5,"),
+            "a mean return without its number of episodes",
+        ),
     ],
 )
 def test_a_record_that_does_not_hold_is_skipped_with_a_note(tmp_path, name, text, message):
@@ -965,7 +1257,9 @@ def test_a_record_that_does_not_hold_is_skipped_with_a_note(tmp_path, name, text
     skipped = []
     runs = report.load_records(records, skipped)
     assert [run.key for run in runs] == ["Hopper-v5__trpo__2"]
-    assert len(skipped) == 1 and skipped[0].startswith("skipped the record `Hopper-v5__trpo__1.csv`: "), skipped
+    assert len(skipped) == 1 and skipped[0].startswith(
+        "skipped the record `Hopper-v5__trpo__1.csv`: "
+    ), skipped
     assert message in skipped[0]
 
 
@@ -989,19 +1283,28 @@ def test_skipped_records_and_runs_are_noted_on_the_terminal_and_in_table_md(tmp_
     # A copy of a record under another name would be a second seed: one record per run.
     (records / "Hopper-v5__trpo__1 (copy).csv").write_text(GOOD)
     second = record_text(run="Hopper-v5__trpo__2__1700000000").splitlines(keepends=True)
-    (records / "Hopper-v5__trpo__2.csv").write_text("".join(second[:3]) + "300000000,0,5,5,,,,,,,\n")
-    report.main(report.Args(records=records, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
-    copy = (
-        "skipped the record `Hopper-v5__trpo__1 (copy).csv`: it holds the run Hopper-v5__trpo__1__1700000000, "
-        "whose record is Hopper-v5__trpo__1.csv"
+    (records / "Hopper-v5__trpo__2.csv").write_text(
+        "".join(second[:3]) + "300000000,0,5,5,,,,,,,\n"
     )
-    huge = "skipped the record `Hopper-v5__trpo__2.csv`: its row 1 is not iteration 1 at global step 2048"
+    report.main(
+        report.Args(records=records, out=tmp_path / "out", paper_table=tmp_path / "absent.csv")
+    )
+    copy = (
+        "skipped the record `Hopper-v5__trpo__1 (copy).csv`: it holds the run "
+        "Hopper-v5__trpo__1__1700000000, whose record is Hopper-v5__trpo__1.csv"
+    )
+    huge = (
+        "skipped the record `Hopper-v5__trpo__2.csv`: its row 1 is not iteration 1 "
+        "at global step 2048"
+    )
     terminal = capsys.readouterr().err
     table = (tmp_path / "out" / "table.md").read_text()
     for note in (copy, huge):
         assert f"note: {note}" in terminal
         assert f"- {note}" in table
-    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "103 [103, 103] (n=1)"
+    assert (
+        table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "103 [103, 103] (n=1)"
+    )
 
 
 def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
@@ -1010,7 +1313,8 @@ def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
     runs = tmp_path / "runs"
     write_fake_run(runs, "Hopper-v5", "trpo", 1, 700, planned=ITERATIONS)
     write_fake_run(runs, "Hopper-v5", "trpo", 2, 700, planned=ITERATIONS)
-    write_fake_run(runs, "Hopper-v5", "trpo", 3, 700)  # no planned iterations: one per point at most
+    # No planned iterations: one per point at most.
+    write_fake_run(runs, "Hopper-v5", "trpo", 3, 700)
     for seed in (2, 3):
         writer = SummaryWriter(str(runs / f"Hopper-v5__trpo__{seed}__1700000000"))
         writer.add_scalar("trust_region/mean_kl", 0.1, 300_000_000 * BATCH)
@@ -1018,16 +1322,27 @@ def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     table = (tmp_path / "out" / "table.md").read_text()
     step = 300_000_000 * BATCH
-    assert f"- skipped `Hopper-v5__trpo__2__1700000000`: a point at step {step} lies outside its 12 planned " in table
+    assert (
+        f"- skipped `Hopper-v5__trpo__2__1700000000`: a point at step {step} lies outside "
+        "its 12 planned " in table
+    )
     # 12 iterations of 9 points (2 episodes, 7 per-iteration tags), and the one too far.
-    what = f"a point at step {step} lies outside 109 iterations (one per point logged) of 2048 steps"
+    what = (
+        f"a point at step {step} lies outside 109 iterations (one per point logged) of 2048 steps"
+    )
     assert f"- skipped `Hopper-v5__trpo__3__1700000000`: {what}" in table
-    assert table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
+    assert (
+        table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
+    )
 
 
 def report_files(out):
     """{path: bytes} of every file of a report, temporary ones included."""
-    return {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+    return {
+        path.relative_to(out): path.read_bytes()
+        for path in sorted(out.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_ctrl_c_during_the_report_is_one_line_exit_130_and_leaves_the_previous_report(tmp_path):
@@ -1051,28 +1366,15 @@ def test_ctrl_c_during_the_report_is_one_line_exit_130_and_leaves_the_previous_r
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal would start it
+        # As a terminal would start it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert interrupted.returncode == 130, interrupted.stderr
-    assert interrupted.stderr.splitlines()[-1] == f"Ctrl-C: aborted; the report in {out} is as it was"
+    assert (
+        interrupted.stderr.splitlines()[-1] == f"Ctrl-C: aborted; the report in {out} is as it was"
+    )
     assert "Traceback" not in interrupted.stderr
     assert report_files(out) == before  # no file changed, none added, no temporary one left
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MiB tmpfs: a disk that fills up. Mounting it needs root."""
-    if os.geteuid() != 0:
-        pytest.skip("a small tmpfs as a full disk needs root to mount it")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
-    )
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
-    yield disk
-    subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_full_disk_report_is_one_sentence_and_leaves_the_previous_report(tmp_path, small_disk):
@@ -1086,7 +1388,14 @@ def test_full_disk_report_is_one_sentence_and_leaves_the_previous_report(tmp_pat
     assert largest_figure > 64 * 1024
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
     (small_disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
-    command = [sys.executable, str(ROOT / "benchmark_report.py"), "--runs", str(runs), "--out", str(out)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmark_report.py"),
+        "--runs",
+        str(runs),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert (

@@ -1,5 +1,5 @@
-"""Checkpoints and evaluate.py: a finished model is never lost to a save error, a bad file or name is
-one sentence, an evaluation says what it runs, logs apart from earlier ones, survives a read-only
+"""Checkpoints and evaluate.py: a finished model is never lost to a save error, a bad file or name
+is one sentence, an evaluation says what it runs, logs apart from earlier ones, survives a read-only
 folder, stops at Ctrl-C with the episodes it finished, and reads the committed older checkpoints."""
 
 import os
@@ -95,7 +95,7 @@ def test_evaluation_names_its_script_and_environment_and_logs_apart(trained, tmp
 
 @pytest.fixture
 def read_only(tmp_path):
-    """A folder nobody can write to, root included (chattr +i), or a skip where this file system cannot."""
+    """A folder nobody can write to, root included (chattr +i), or a skip where the disk cannot."""
     folder = tmp_path / "read_only"
     folder.mkdir()
     yield folder
@@ -129,7 +129,8 @@ def test_a_read_only_folder_gets_the_result_and_a_note(trained, read_only, tmp_p
 
 
 def interrupt_evaluation(command, cwd, after):
-    """Starts command, sends Ctrl-C five seconds after a stdout line starting with `after`; returns (code, stdout)."""
+    """Starts command, sends Ctrl-C five seconds after a stdout line starting with `after`;
+    returns (code, stdout)."""
     process = subprocess.Popen(
         [sys.executable, *command],
         cwd=cwd,

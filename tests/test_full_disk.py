@@ -1,7 +1,7 @@
-"""A full disk never loses a run: a failed log write or save is one sentence naming the error,
-the model is saved where it can be, no truncated checkpoint is left where one is expected, and a
-run that could not write where it belongs exits non-zero (so that benchmark.sh does not count it).
-The disk is a small tmpfs, which needs root to mount; elsewhere these tests are skipped."""
+"""A full disk never loses a run: a failed log write or save is one sentence naming the disk's
+error, the model is saved where it can be, no truncated checkpoint is left where one is expected,
+and a run that could not write where it belongs exits non-zero (so that benchmark.sh does not count
+it). The disk is a small tmpfs, which needs root to mount; elsewhere these tests are skipped."""
 
 import os
 import subprocess
@@ -10,22 +10,6 @@ import sys
 import pytest
 import torch
 from conftest import ROOT
-
-
-@pytest.fixture
-def disk(tmp_path):
-    """A 1 MiB tmpfs at tmp_path/disk, unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], capture_output=True)
 
 
 def fill(disk, leave: int):
@@ -47,15 +31,14 @@ def train(variant, *args, cwd, tmp):
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize(
-    "variant", ["ppo_m", "trpo_plus"]
-)  # one minimal, one full: the code is shared
+# One minimal, one full: the code is shared.
+@pytest.mark.parametrize("variant", ["ppo_m", "trpo_plus"])
 def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_elsewhere(
-    variant, disk, tmp_path
+    variant, small_disk, tmp_path
 ):
-    elsewhere = (
-        tmp_path / "elsewhere"
-    )  # the temporary folder, the last fallback: not on the full disk
+    disk = small_disk
+    # The temporary folder, the last fallback: not on the full disk.
+    elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     fill(disk, leave=40_000)  # the log's first iterations fit, the rest do not
     steps = [
@@ -69,9 +52,8 @@ def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_els
         "1",
     ]
     result = train(variant, *steps, cwd=disk, tmp=elsewhere)
-    assert result.returncode == 1, (
-        result.stderr
-    )  # not a finished run: benchmark.sh must not mark it done
+    # Not a finished run: benchmark.sh must not mark it done.
+    assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
     errors = result.stderr.strip().splitlines()
     assert all(
@@ -87,7 +69,8 @@ def test_a_disk_that_fills_during_training_stops_the_run_and_saves_the_model_els
     assert checkpoint["script"] == f"{variant}.py" and checkpoint["obs_rms"]["count"] > 512
 
 
-def test_a_full_disk_at_the_start_is_one_sentence_before_training(disk, tmp_path):
+def test_a_full_disk_at_the_start_is_one_sentence_before_training(small_disk, tmp_path):
+    disk = small_disk
     fill(disk, leave=0)
     result = train("ppo_m", cwd=disk, tmp=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -98,7 +81,8 @@ def test_a_full_disk_at_the_start_is_one_sentence_before_training(disk, tmp_path
     assert "No space left on device" in lines[0] and "iter 1/" not in result.stdout
 
 
-def test_filming_onto_a_full_disk_keeps_the_returns_and_says_so(disk, tmp_path):
+def test_filming_onto_a_full_disk_keeps_the_returns_and_says_so(small_disk, tmp_path):
+    disk = small_disk
     """The returns of the episodes run are printed and logged; no video cut short is left behind."""
     trained = tmp_path / "trained"
     trained.mkdir()

@@ -26,7 +26,19 @@ def test_ci_runs_the_readme_test_command():
 def test_no_tracked_file_names_a_folder_outside_the_repository():
     # Spelled in two parts, so that this file does not match itself.
     needle = "../" + "shared"
-    result = subprocess.run(["git", "grep", "-n", "-F", needle], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        ["git", "grep", "-n", "-F", needle], cwd=ROOT, capture_output=True, text=True
+    )
     if result.returncode not in (0, 1):
         pytest.skip(f"not a git checkout: {result.stderr.strip()}")
     assert result.stdout == "", f"tracked files name {needle}:\n{result.stdout}"
+
+
+def test_readme_fits_in_250_lines_with_its_two_commands_first():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    # The two set-up commands are the first code blocks, before the first section.
+    first_section = readme.index("\n## ")
+    commands = list(re.finditer(r"```bash\n(.+?)\n```", readme))
+    assert all(m.start() < first_section for m in commands[:2])
+    assert all(m[1].startswith("python3 -m venv .venv && ") for m in commands[:2])

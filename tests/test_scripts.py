@@ -35,7 +35,7 @@ TRPO_TAGS = {
 
 
 def test_smoke_run_logs_every_tag(variant, tmp_path):
-    """Smoke test: a tiny run exits cleanly and its event file holds every tag the variants share."""
+    """Smoke test: a tiny run exits cleanly, its event file holding every tag the variants share."""
     result = run_script(variant, *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "iter 4/4" in result.stdout and "SPS" in result.stdout  # the progress line
@@ -68,10 +68,11 @@ def test_same_seed_gives_identical_scalars(variant, tmp_path):
 
 
 def test_time_limit_episodes_are_logged_reset_and_bootstrapped(variant, tmp_path):
-    """Pendulum-v1 ends every episode by its 200-step time limit, never by a termination. The script must log
-    each episode at the limit and go on into the next one (it resets the env itself); by default the cut
-    episode is bootstrapped, which the released semantics (--time-limit-as-termination) do not do, so the
-    first update's value loss differs while the first rollout, taken before any update, does not."""
+    """Pendulum-v1 ends every episode by its 200-step time limit, never by a termination. The script
+    must log each episode at the limit and go on into the next one (it resets the env itself); by
+    default the cut episode is bootstrapped, which the released semantics
+    (--time-limit-as-termination) do not do, so the first update's value loss differs while the
+    first rollout, taken before any update, does not."""
     pendulum = [
         "--env-id",
         "Pendulum-v1",
@@ -225,8 +226,8 @@ def start(variant, *args, cwd):
         stderr=subprocess.PIPE,
         text=True,
         env={"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PATH": ""},
-        # A shell without job control starts `pytest ... &` with SIGINT ignored, and a child inherits that:
-        # give the script the default disposition a user's terminal gives it.
+        # A shell without job control starts `pytest ... &` with SIGINT ignored, and a child
+        # inherits that: give the script the default disposition a user's terminal gives it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
@@ -272,7 +273,8 @@ def test_sigterm_finishes_the_iteration_saves_and_exits_143(variant, tmp_path):
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
     process = start(variant, *TINY, cwd=tmp_path)
     deadline = time.monotonic() + 60
-    # Wait until torch is being loaded (its library mapped): the script is then in its imports or later.
+    # Wait until torch is being loaded (its library mapped): the script is then in its imports
+    # or later.
     while "libtorch" not in pathlib.Path(f"/proc/{process.pid}/maps").read_text():
         assert process.poll() is None and time.monotonic() < deadline, "torch was never loaded"
         time.sleep(0.01)
@@ -284,7 +286,8 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
 
 
 def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
-    # Iterations of 2048 steps: the second Ctrl-C lands while the first still waits for its iteration to end.
+    # Iterations of 2048 steps: the second Ctrl-C lands while the first still waits for its
+    # iteration to end.
     process = start(variant, "--total-timesteps", "100000", "--update-epochs", "1", cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("iter 1/"):
@@ -301,7 +304,8 @@ def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
 
 
 def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):
-    # A value learning rate of 1e30 sends the value net's weights, and so its loss, to inf/NaN at once.
+    # A value learning rate of 1e30 sends the value net's weights, and so its loss, to inf/NaN
+    # at once.
     result = run_script(variant, *TINY, "--value-learning-rate", "1e30", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -1,19 +1,22 @@
 """The four scripts are one skeleton: a diff between two siblings must show only the
 idea that separates them. The rules, which every new sibling inherits:
 
-1. Every script has the same section banners in the same order (titles compared up to their first colon).
-2. minimal -> full (ppo_m -> ppo_continuous, trpo -> trpo_plus): outside the module docstring, every hunk
-   either changes only a CONFIG_FIELDS default (the released configs differ), or adds lines that belong to an
-   optimization (a `# Optimization N` tag or one of the switches' names), or is Optimization 3's alternative
-   init (layer_init) or the Args comment that says which optimizations the file carries. Nothing else.
-   The minimal script carries none of the seven dropped tags, and both pairs add the same tags.
-3. The TRPO pair adds the same optimization lines as the PPO pair (outside Args and the policy-update
-   section): the same hunks.
+1. Every script has the same section banners in the same order (titles compared up to their first
+   colon).
+2. minimal -> full (ppo_m -> ppo_continuous, trpo -> trpo_plus): outside the module docstring, every
+   hunk either changes only a CONFIG_FIELDS default (the released configs differ), or adds lines
+   that belong to an optimization (a `# Optimization N` tag or one of the switches' names), or is
+   Optimization 3's alternative init (layer_init) or the Args comment that says which optimizations
+   the file carries. Nothing else. The minimal script carries none of the seven dropped tags, and
+   both pairs add the same tags.
+3. The TRPO pair adds the same optimization lines as the PPO pair (outside Args and the
+   policy-update section): the same hunks.
 4. PPO -> TRPO (ppo_continuous -> trpo_plus, ppo_m -> trpo): every changed line lies in the module
-   docstring, the policy-update Args block, the policy-step helpers, the policy-update section, or is a line
-   about the policy's optimizer or step size, or a CONFIG_FIELDS default or its docstring (the released
-   configurations differ), or the docstring of a VALUE_FIT_FIELDS field (PPO's policy update uses them too,
-   TRPO's does not), or the check that advantages can be normalized (per minibatch in PPO, per batch in TRPO).
+   docstring, the policy-update Args block, the policy-step helpers, the policy-update section, or
+   is a line about the policy's optimizer or step size, or a CONFIG_FIELDS default or its docstring
+   (the released configurations differ), or the docstring of a VALUE_FIT_FIELDS field (PPO's policy
+   update uses them too, TRPO's does not), or the check that advantages can be normalized (per
+   minibatch in PPO, per batch in TRPO).
 """
 
 import difflib
@@ -50,7 +53,8 @@ ARGS_FIELD = re.compile(r"^    (\w+): [\w\[\]. |]+ = .+$")
 # The Args whose defaults differ between siblings: each variant's released Hopper configuration.
 CONFIG_FIELDS = {"learning_rate", "value_learning_rate", "max_kl", "anneal_lr", "clip_grad_norm"}
 ARGS_DOC = re.compile(r'^    """.*"""$')
-# Shared Args of the value fit whose help differs: PPO's policy update uses them too, TRPO's one step does not.
+# Shared Args of the value fit whose help differs: PPO's policy update uses them too, TRPO's one
+# step does not.
 VALUE_FIT_FIELDS = {"update_epochs", "num_minibatches", "adam_eps"}
 
 
@@ -108,7 +112,8 @@ PAIRS_PPO_TRPO = [
 def test_same_banners_in_the_same_order():
     titles = {name: [b.split(":")[0].strip() for b in banners(lines(name))] for name in PRESENT}
     reference = titles[PRESENT[0]]
-    # Args, then the training run top to bottom, then the helpers it calls, in the order it meets them.
+    # Args, then the training run top to bottom, then the helpers it calls, in the order it
+    # meets them.
     assert reference[:3] == ["Args", "Setup", "Rollout"]
     assert reference[-3:] == ["Logging", "Save", "Helpers"]
     for name in PRESENT:
@@ -126,7 +131,8 @@ def test_minimal_to_full_diff_is_only_the_optimizations(minimal, full):
             continue  # the released configuration of each variant
         text = "\n".join(old + new)
         if re.search(r"layer_init|out_gain|Optimization 3's|code-level optimizations", text):
-            continue  # Optimization 3's alternative (Xavier init, no output gain), and the Args comment
+            # Optimization 3's alternative (Xavier init, no output gain), and the Args comment.
+            continue
         assert not old, f"{minimal} -> {full}: a hunk changes lines it should only add:\n{text}"
         assert any(name in text for name in OPTIMIZATION_NAMES), (
             f"{minimal} -> {full}: unexplained hunk:\n{text}"
@@ -138,7 +144,7 @@ def test_minimal_to_full_diff_is_only_the_optimizations(minimal, full):
 
 
 def value_grad_clipping(text):
-    """The line numbers of Optimization 9 in the value update (TRPO+ only), empty where there is none."""
+    """The line numbers of Optimization 9 in the value update (TRPO+ only); empty where none."""
     value_update = region(text, r"# ==== Value update", r"# ==== Policy update")
     tagged = [i for i in value_update if "# Optimization 9 (" in text[i]]
     if not tagged:
@@ -161,12 +167,13 @@ def test_both_pairs_add_the_same_optimization_lines():
             if i not in skip
         } - {""}
         added[full] -= set(b[: docstring_end(b) + 1])
-    # Optimization 9 clips a gradient step: PPO's policy step (as released), TRPO+'s value step (its policy
-    # step is not a gradient step). So TRPO+'s value update carries the one block that PPO's lacks.
+    # Optimization 9 clips a gradient step: PPO's policy step (as released), TRPO+'s value step
+    # (its policy step is not a gradient step). So TRPO+'s value update carries the one block
+    # that PPO's lacks.
     b = lines("trpo_plus")
     added["trpo_plus"] -= {b[i].strip() for i in value_grad_clipping(b)}
-    # Outside Args and the policy-update section, everything else TRPO+ adds PPO adds too, and PPO adds only
-    # one more thing: the annealing of the policy's learning rate (TRPO has none).
+    # Outside Args and the policy-update section, everything else TRPO+ adds PPO adds too, and PPO
+    # adds only one more thing: the annealing of the policy's learning rate (TRPO has none).
     assert added["trpo_plus"] <= added["ppo_continuous"], (
         added["trpo_plus"] - added["ppo_continuous"]
     )
@@ -187,7 +194,8 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         "cg_damping",
         "max_backtracks",
         "accept_ratio",
-        "to normalize advantages",  # the sample-count check: its message (and the `if` above it, below)
+        # The sample-count check: its message (and the `if` above it, below).
+        "to normalize advantages",
     )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
@@ -221,5 +229,6 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
                 if i in allowed[name] or any(word in line for word in allowed_words):
                     continue
                 pytest.fail(
-                    f"{ppo} -> {trpo}: line {i + 1} of {name}.py is outside the policy step: {line!r}"
+                    f"{ppo} -> {trpo}: line {i + 1} of {name}.py is outside the policy step: "
+                    f"{line!r}"
                 )

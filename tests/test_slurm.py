@@ -25,7 +25,9 @@ from conftest import ROOT
 
 SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 DAEMONS = {name: shutil.which(name, path=SBIN_PATH) for name in ("munged", "slurmctld", "slurmd")}
-CLIENTS = {name: shutil.which(name) for name in ("sbatch", "squeue", "scontrol", "scancel", "sinfo")}
+CLIENTS = {
+    name: shutil.which(name) for name in ("sbatch", "squeue", "scontrol", "scancel", "sinfo")
+}
 MISSING = [name for name, path in (DAEMONS | CLIENTS).items() if path is None]
 
 # A tiny benchmark: two iterations of 1024 steps per run.
@@ -56,7 +58,10 @@ def test_dry_run_prints_one_task_per_pending_run(tmp_path):
         env_id, name, seed = key.split("__")
         parsed = shlex.split(args)
         assert Path(parsed[0]).parent == ROOT and parsed[0].endswith(".py")
-        assert parsed[parsed.index("--env-id") + 1] == env_id and parsed[parsed.index("--seed") + 1] == seed
+        assert (
+            parsed[parsed.index("--env-id") + 1] == env_id
+            and parsed[parsed.index("--seed") + 1] == seed
+        )
         assert parsed[parsed.index("--exp-name") + 1] == name
     assert "\nexport OMP_NUM_THREADS=1\n" in text
     array, report = [shlex.split(line) for line in text.splitlines() if line.startswith("sbatch ")]
@@ -67,7 +72,9 @@ def test_dry_run_prints_one_task_per_pending_run(tmp_path):
         assert command[command.index("--time") + 1] == "0:40:00"
     assert array[-1] == str(tmp_path / "slurm" / "array.sh")
     # The report waits for the whole array, failed tasks included.
-    assert report[report.index("--dependency") + 1] == "afterany:ARRAY_ID" and report[-1] == "ARRAY_ID"
+    assert (
+        report[report.index("--dependency") + 1] == "afterany:ARRAY_ID" and report[-1] == "ARRAY_ID"
+    )
 
 
 def test_dry_run_leaves_out_finished_runs(tmp_path):
@@ -207,29 +214,39 @@ def cluster():
         subprocess.run([DAEMONS["munged"], "--force", *files], check=True)
 
         node = socket.gethostname().split(".")[0]
-        hardware = subprocess.run([DAEMONS["slurmd"], "-C"], capture_output=True, text=True, check=True).stdout
+        hardware = subprocess.run(
+            [DAEMONS["slurmd"], "-C"], capture_output=True, text=True, check=True
+        ).stdout
         cpus = int(re.search(r"CPUs=(\d+)", hardware)[1])
         memory = min(1000, int(re.search(r"RealMemory=(\d+)", hardware)[1]))
         (folder / "slurm.conf").write_text(slurm_conf(folder, node, cpus, memory))
         subprocess.run([DAEMONS["slurmctld"]], env=env, check=True)
         subprocess.run([DAEMONS["slurmd"]], env=env, check=True)
         for _ in range(300):
-            states = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True).stdout
+            states = subprocess.run(
+                ["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True
+            ).stdout
             if states.strip() == "idle":
                 break
             time.sleep(0.1)
         else:
-            logs = "".join((folder / f"{d}.log").read_text()[-2000:] for d in ("slurmctld", "slurmd"))
+            logs = "".join(
+                (folder / f"{d}.log").read_text()[-2000:] for d in ("slurmctld", "slurmd")
+            )
             pytest.fail(f"the test cluster did not come up: sinfo says {states!r}\n{logs}")
         print(f"\nthe cluster started in {time.monotonic() - start:.1f} s")
         yield folder, env
     finally:
         # Cancel every job first, then stop slurmd, which would otherwise leave its tasks running.
-        jobs = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True).stdout.split()
+        jobs = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True
+        ).stdout.split()
         if jobs:
             subprocess.run(["scancel", *jobs], env=env)
             for _ in range(200):
-                if not subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip():
+                if not subprocess.run(
+                    ["squeue", "-h"], env=env, capture_output=True, text=True
+                ).stdout.strip():
                     break
                 time.sleep(0.1)
         for pid_file in ("slurmd.pid", "slurmctld.pid", "munge/munged.pid"):
@@ -244,49 +261,78 @@ def test_benchmark_on_a_real_slurm_cluster(cluster):
     out = folder / "out"
     start = time.monotonic()
 
-    # Two variants x two seeds as one array, then the report; --wait returns when the report has run.
+    # Two variants x two seeds as one array, then the report; --wait returns when the report
+    # has run.
     runs = ["--variants", "ppo_continuous ppo_m", "--seeds", "1 2"]
     first = bench("--slurm", "--wait", *runs, *TINY, *TINY_RUN, out=out, env=env, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     array_id = re.search(r"submitted: job array (\d+) \(4 runs", first.stdout)[1]
-    keys = {f"Hopper-v5__{variant}__{seed}" for variant in ("ppo_continuous", "ppo_m") for seed in (1, 2)}
+    keys = {
+        f"Hopper-v5__{variant}__{seed}"
+        for variant in ("ppo_continuous", "ppo_m")
+        for seed in (1, 2)
+    }
     assert {p.name.removesuffix(".done") for p in (out / "logs").glob("*.done")} == keys
-    tasks = subprocess.run(["scontrol", "-o", "show", "job", array_id], env=env, capture_output=True, text=True)
+    tasks = subprocess.run(
+        ["scontrol", "-o", "show", "job", array_id], env=env, capture_output=True, text=True
+    )
     tasks = tasks.stdout.splitlines()
     assert len(tasks) == 4
     for task in tasks:
         assert "JobState=COMPLETED" in task and " NumCPUs=1 " in task, task
     table = (out / "table.md").read_text()
     assert "PPO-M" in table and re.search(r"\bPPO\b(?!-)", table)
-    assert "benchmark: 4 of 4 runs of array" in first.stdout  # the report job's log, printed by --wait
+    # The report job's log, printed by --wait.
+    assert "benchmark: 4 of 4 runs of array" in first.stdout
     print(f"\ncluster up and a 4-run array with its report: {time.monotonic() - start:.0f} s")
 
     # Everything finished: the same command submits nothing.
     again = bench("--slurm", *runs, *TINY, *TINY_RUN, out=out, env=env)
     assert again.returncode == 0, again.stderr
     assert "all 4 runs finished before; nothing to submit" in again.stdout
-    assert subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout.strip() == ""
+    queued = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True).stdout
+    assert queued.strip() == ""
 
     # A run that fails: 1024 samples do not divide into 3 minibatches, which the script refuses.
     failing = bench(
-        "--slurm", "--wait", "--variants", "ppo_m", "--seeds", "3", *TINY, *TINY_RUN, "--num-minibatches", "3",
-        out=out, env=env, timeout=600,
+        "--slurm", "--wait", "--variants", "ppo_m", "--seeds", "3", *TINY, *TINY_RUN,
+        "--num-minibatches", "3", out=out, env=env, timeout=600,
     )  # fmt: skip
     assert failing.returncode == 1, failing.stdout + failing.stderr
-    assert re.search(r"failed runs .*\n  Hopper-v5__ppo_m__3: FAILED, exit status 2; logs: ", failing.stdout)
+    assert re.search(
+        r"failed runs .*\n  Hopper-v5__ppo_m__3: FAILED, exit status 2; logs: ", failing.stdout
+    )
     assert "benchmark: 0 of 1 runs of array" in failing.stdout
     log = (out / "logs" / "Hopper-v5__ppo_m__3.log").read_text().splitlines()
-    assert log[0].startswith("# ppo_m.py ") and len(log) > 1  # the command, then the script's complaint
+    # The command, then the script's complaint.
+    assert log[0].startswith("# ppo_m.py ") and len(log) > 1
     assert not (out / "logs" / "Hopper-v5__ppo_m__3.done").exists()
-    assert "PPO-M" in (out / "table.md").read_text()  # the report still ran, on the runs that finished
+    # The report still ran, on the runs that finished.
+    assert "PPO-M" in (out / "table.md").read_text()
     # Submitted again, only the missing run would go.
-    retry = bench("--slurm", "--dry-run", "--variants", "ppo_m", "--seeds", "1 2 3", *TINY, *TINY_RUN, out=out)
+    retry = bench(
+        "--slurm", "--dry-run", "--variants", "ppo_m", "--seeds", "1 2 3", *TINY, *TINY_RUN, out=out
+    )
     assert re.findall(r"^  \d+\) key=(\S+)", retry.stdout, flags=re.M) == ["Hopper-v5__ppo_m__3"]
 
     # The cluster refuses a job: one sentence.
-    refused = bench("--slurm", "--partition", "nosuch", "--variants", "ppo_m", "--seeds", "4", *TINY, out=out, env=env)
+    refused = bench(
+        "--slurm",
+        "--partition",
+        "nosuch",
+        "--variants",
+        "ppo_m",
+        "--seeds",
+        "4",
+        *TINY,
+        out=out,
+        env=env,
+    )
     assert refused.returncode == 2
-    assert refused.stderr.startswith("benchmark.sh: Slurm refused the job array: ") and "partition" in refused.stderr
+    assert (
+        refused.stderr.startswith("benchmark.sh: Slurm refused the job array: ")
+        and "partition" in refused.stderr
+    )
     assert len(refused.stderr.splitlines()) == 1
 
     # A run still queued (held here) is not submitted a second time; other runs are.
@@ -294,7 +340,9 @@ def test_benchmark_on_a_real_slurm_cluster(cluster):
     assert bench(*held, "--seeds", "4", out=out, env=env).returncode == 0
     twice = bench(*held, "--seeds", "4 5", out=out, env=env)
     assert twice.returncode == 2 and len(twice.stderr.splitlines()) == 1
-    assert re.match(r"benchmark.sh: Hopper-v5__ppo_m__4 is in the jobs \d+ \d+ submitted before", twice.stderr)
+    assert re.match(
+        r"benchmark.sh: Hopper-v5__ppo_m__4 is in the jobs \d+ \d+ submitted before", twice.stderr
+    )
     other = bench(*held, "--seeds", "5", out=out, env=env)
     assert other.returncode == 0 and "submitted: job array" in other.stdout, other.stderr
     print(f"the whole test, from the cluster's start: {time.monotonic() - start:.0f} s")

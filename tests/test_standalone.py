@@ -1,9 +1,9 @@
 """The README's promise to whoever copies one script into their own project: the file runs alone.
 
-Each script is copied by itself into an empty folder and trained there for one tiny iteration, with no
-path back to this repository (not its folder, not PYTHONPATH), so an import of a sibling or of a helper
-module would fail here. It must print its iteration line, log to an event file and save its checkpoint under
-runs/ in that folder, and write nothing else.
+Each script is copied by itself into an empty folder and trained there for one tiny iteration, with
+no path back to this repository (not its folder, not PYTHONPATH), so an import of a sibling or of a
+helper module would fail here. It must print its iteration line, log to an event file and save its
+checkpoint under runs/ in that folder, and write nothing else.
 """
 
 import os
@@ -14,7 +14,16 @@ import sys
 import pytest
 from conftest import PRESENT, ROOT, read_scalars
 
-ONE_ITERATION = ["--total-timesteps", "64", "--num-steps", "64", "--num-minibatches", "2", "--seed", "1"]
+ONE_ITERATION = [
+    "--total-timesteps",
+    "64",
+    "--num-steps",
+    "64",
+    "--num-minibatches",
+    "2",
+    "--seed",
+    "1",
+]
 
 
 @pytest.mark.parametrize("name", PRESENT)

@@ -1,4 +1,4 @@
-"""The TRPO step's pieces against exact answers: a linear solve, an explicit Hessian, a hard KL bound."""
+"""The TRPO step's pieces against exact answers: a linear solve, an explicit Hessian, a KL bound."""
 
 from types import SimpleNamespace
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not TRPO, reason="no TRPO script yet")
 
 
 class TinyActor(nn.Module):
-    """The scripts' Actor interface (a `mean` net, a `logstd` vector, forward -> Normal), 28 parameters."""
+    """The scripts' Actor interface (a `mean` net, `logstd`, forward -> Normal), 28 parameters."""
 
     def __init__(self):
         super().__init__()
@@ -66,7 +66,9 @@ def test_fisher_vector_product_matches_explicit_hessian_of_mean_kl(name):
     damping = 0.1
     fvp = module.fisher_vector_product(actor, obs, damping)
     for seed in range(3):
-        v = torch.randn(len(theta0), dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        v = torch.randn(
+            len(theta0), dtype=torch.float64, generator=torch.Generator().manual_seed(seed)
+        )
         torch.testing.assert_close(fvp(v), hessian @ v + damping * v, rtol=1e-7, atol=1e-9)
 
 
@@ -87,9 +89,12 @@ def test_line_search_never_accepts_a_step_beyond_the_kl_bound(name):
     actor = tiny_actor()
     theta0, surrogate_and_kl = quadratic_problem(actor, curvature=1.0)
     n = len(theta0)
-    full_step = torch.ones(n, dtype=torch.float64)  # KL of the full step: n = 28; of 2^-i steps: 28 / 4^i
+    # The KL of the full step: n = 28; of 2^-i steps: 28 / 4^i.
+    full_step = torch.ones(n, dtype=torch.float64)
     args = SimpleNamespace(max_kl=0.05, max_backtracks=10, accept_ratio=0.1)
-    accepted, steps, improvement, kl = line_search(actor, surrogate_and_kl, full_step, float(n), args)
+    accepted, steps, improvement, kl = line_search(
+        actor, surrogate_and_kl, full_step, float(n), args
+    )
     # 28 / 4^i <= 0.05 first at i = 5 (0.027): the sixth step tried.
     assert accepted and steps == 6
     assert kl <= args.max_kl
@@ -127,10 +132,11 @@ def test_trpo_step_raises_the_surrogate_with_kl_close_to_the_bound(name):
         policy = actor(obs)
         actions = policy.sample()
         old_logprobs = policy.log_prob(actions).sum(-1)
-    advantages = actions[:, 0] - actions[:, 1]  # pushing the first action up and the second down pays
+    # Pushing the first action up and the second down pays.
+    advantages = actions[:, 0] - actions[:, 1]
     advantages = (advantages - advantages.mean()) / advantages.std()
-    # The script's own CG iterations, damping and line search; the Fisher on the whole batch, so that the
-    # quadratic model of the step's KL is close to the KL the line search checks.
+    # The script's own CG iterations, damping and line search; the Fisher on the whole batch, so
+    # that the quadratic model of the step's KL is close to the KL the line search checks.
     args = module.Args(max_kl=0.01, fisher_fraction=1.0)
     stats = module.trpo_step(actor, obs, actions, old_logprobs, advantages, args)
     with torch.no_grad():
@@ -139,7 +145,8 @@ def test_trpo_step_raises_the_surrogate_with_kl_close_to_the_bound(name):
         ratio = (new_policy.log_prob(actions).sum(-1) - old_logprobs).exp()
         surrogate = (ratio * advantages).mean().item()
     assert stats["accepted"] and stats["line_search_steps"] == 1
-    assert surrogate > advantages.mean().item() + 0.05  # the surrogate at the old policy is mean(A) = 0
+    # The surrogate at the old policy is mean(A) = 0.
+    assert surrogate > advantages.mean().item() + 0.05
     assert stats["actual_improvement"] == pytest.approx(surrogate - advantages.mean().item())
     assert 0.8 * args.max_kl < kl <= args.max_kl
     assert stats["kl"] == pytest.approx(kl)

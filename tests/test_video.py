@@ -1,6 +1,6 @@
-"""evaluate.py --capture-video: each episode becomes an MP4 with one frame per step (plus the reset),
-a machine with no OpenGL backend hears so in one sentence before anything runs, the committed
-checkpoints evaluate, and filmstrip.py draws them."""
+"""evaluate.py --capture-video: each episode becomes an MP4 with one frame per step (plus the
+reset), a machine with no OpenGL backend hears so in one sentence before anything runs, the
+committed checkpoints evaluate, and filmstrip.py draws them."""
 
 import math
 import os
@@ -46,7 +46,7 @@ def without_display(**extra):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny InvertedPendulum-v5 checkpoint of ppo_m.py (filming does not depend on the variant)."""
+    """A tiny InvertedPendulum-v5 checkpoint of ppo_m.py (filming is the same for every variant)."""
     cwd = tmp_path_factory.mktemp("pendulum")
     assert run_script("ppo_m", *TINY, *TRAIN, cwd=cwd).returncode == 0
     (run_dir,) = run_dirs(cwd)
@@ -129,7 +129,7 @@ def test_capture_video_without_a_backend_is_one_sentence_before_any_episode(
 )
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.stem for p in CHECKPOINTS])
 def test_committed_checkpoints_load_and_evaluate(path):
-    """Written before checkpoints named their script: evaluate.py recognises them by their options."""
+    """Written before checkpoints named their script: evaluate.py knows them by their options."""
     env_id, variant, seed = path.stem.split("__")  # ENV__VARIANT__SEED.pt
     evaluate = load("evaluate")
     module, checkpoint, args = evaluate.load_checkpoint(str(path))
@@ -163,7 +163,8 @@ def test_filmstrip_has_a_row_per_checkpoint_and_one_untrained(tmp_path):
         [*command, "--frames", "3", "--every", "5"], cwd=tmp_path, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    summary = r"(return -?\d+ in 10 steps|fell at step \d+, return -?\d+)"  # 2 frames after the first, 5 steps apart
+    # 2 frames after the first, 5 steps apart.
+    summary = r"(return -?\d+ in 10 steps|fell at step \d+, return -?\d+)"
     assert re.search(rf"^Hopper-v5__ppo_m__1: {summary}$", result.stdout, re.M), result.stdout
     height, width, _ = plt.imread(tmp_path / "strip.png").shape
     assert (height, width) == (
