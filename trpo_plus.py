@@ -173,7 +173,8 @@ def train(args: Args):
     def request_stop(signum, frame):
         nonlocal stop_signal
         stop_signal = signum
-        signal.signal(signum, abort)
+        signal.signal(signal.SIGINT, abort)  # a second Ctrl-C or SIGTERM, whichever came first
+        signal.signal(signal.SIGTERM, abort)
         name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
         print(f"\n{name}: stopping after this iteration (press again to abort)", flush=True)
 
@@ -718,6 +719,7 @@ def save_checkpoint(checkpoint: dict, paths: list[str]) -> str | None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, abort)  # until the training loop, where request_stop takes over
+    signal.signal(signal.SIGTERM, abort)
     torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs share the cores
     threading.excepthook = lambda _: None  # the log writer's thread: Writer says its error instead
     train(check_args(tyro.cli(Args)))

@@ -310,3 +310,20 @@ def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "at iteration 1" in result.stderr
+
+
+def test_ctrl_c_after_sigterm_aborts_at_once(tmp_path):
+    """A second signal of either kind stops at once: a Ctrl-C after the cluster's SIGTERM, say."""
+    process = start("ppo_m", "--total-timesteps", "100000", "--update-epochs", "1", cwd=tmp_path)
+    for line in process.stdout:
+        if line.startswith("iter 1/"):
+            break
+    time.sleep(0.2)  # into the next iteration's rollout
+    process.send_signal(signal.SIGTERM)
+    for line in process.stdout:
+        if line.startswith("SIGTERM: stopping after this iteration"):
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "Ctrl-C: aborted" and "iter 2/" not in stdout
