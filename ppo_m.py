@@ -497,7 +497,7 @@ def fail(message: str, code: int = 2):
 
 
 def abort(signum, frame):
-    """Ctrl-C before training starts, or a second one during it: stop at once."""
+    """Ctrl-C or SIGTERM before training starts, or a second one during it: stop at once."""
     print(f"\n{'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'}: aborted", file=sys.stderr)
     sys.exit(128 + signum)
 
