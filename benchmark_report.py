@@ -1795,18 +1795,31 @@ def readme_summary(table_runs, claims, ablation, link):
                 "- Our mean above the upper end of the paper's interval: "
                 f"{tally_text(paper, 'cells')}."
             )
-    if ablation:
-        claims_by_env, _ = ablation
-        for env, switches in claims_by_env.items():
+    if ablation:  # the figure, and one line per switch with its effect in each environment
+        claims_by_env, grid = ablation
+        counts = "; ".join(
+            f"{env}: {done} of {16 * len(seeds)} runs, seed{'s' * (len(seeds) > 1)} "
+            + ", ".join(map(str, seeds))
+            for env, (done, seeds, _) in grid.items()
+        )
+        lines.append(
+            f"- The paper's Fig. 1, [ablation.md]({link}ablation.md) ({counts}): PPO's four "
+            "switches, each one's effect on minus off over the pairs of runs that share the other "
+            f"switches and the seed, best iteration. {NO_LR_SWEEP}"
+        )
+        for switch in ABLATION_SWITCHES:
             cells = "; ".join(
-                f"{SWITCH_NAMES[switch]} {short_cell(verdicts['best'])} "
-                f"({verdicts['best'].counts[0]} pairs)"
-                for switch, verdicts in switches.items()
+                f"{env} {short_cell(switches[switch]['best'])} "
+                f"({switches[switch]['best'].counts[0]} pairs)"
+                for env, switches in claims_by_env.items()
+                if switch in switches
             )
             lines.append(
-                f"- The paper's Fig. 1 on {env}, [ablation.md]({link}ablation.md), a switch "
-                f"raises the return: {cells}."
+                f"  - {SWITCH_NAMES[switch]} raises the return (paper: "
+                f"{ABLATION_PAPER[switch]}): {cells or 'no pairs yet'}."
             )
+        figures = " ".join(f"![{env}: ablation]({link}ablation_{env}.png)" for env in grid)
+        lines += ["", figures]
     return "\n".join(lines) + "\n"
 
 

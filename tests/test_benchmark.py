@@ -963,7 +963,9 @@ def test_ablation_from_synthetic_records(tmp_path):
                 + sum(effects[s] for s, on in zip(effects, combination, strict=True) if on)
             )
             write_record(records, "Walker2d-v4", ablation_name(combination), seed, value)
-    report.main(report.Args(records=records, out=tmp_path / "out", readme=tmp_path / "absent.md"))
+    readme = tmp_path / "README.md"
+    readme.write_text("\n".join(report.README_BLOCKS["results-summary"]) + "\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
     out = tmp_path / "out"
     assert not (out / "table.md").exists()
     text = (out / "ablation.md").read_text()
@@ -995,6 +997,20 @@ def test_ablation_from_synthetic_records(tmp_path):
         in summary
     )
     assert "30 of 32 runs; missing" in summary and "seed 2: 1111, 0110" in summary
+    # The README's block: the grid's count, the no-sweep caveat, one line per switch, the figure.
+    lines = readme_block(readme.read_text(), "results-summary").splitlines()
+    assert "(Walker2d-v4: 30 of 32 runs, seeds 1, 2)" in lines[0] and report.NO_LR_SWEEP in lines[0]
+    assert lines[1:5] == [
+        "  - value clipping raises the return (paper: no gain): Walker2d-v4 **no evidence** "
+        "0 [0, 0], P=0.50 (14 pairs).",
+        "  - reward scaling raises the return (paper: up): Walker2d-v4 **holds** "
+        "+300 [300, 300], P=1.00 (14 pairs).",
+        "  - orthogonal init raises the return (paper: up): Walker2d-v4 **holds** "
+        "+50 [50, 50], P=1.00 (14 pairs).",
+        "  - learning-rate annealing raises the return (paper: up): Walker2d-v4 **holds** "
+        "+100 [100, 100], P=1.00 (14 pairs).",
+    ]
+    assert lines[5:] == ["", "![Walker2d-v4: ablation](out/ablation_Walker2d-v4.png)"]
 
 
 def readme_block(text, name):
