@@ -277,9 +277,8 @@ def train(args: Args):
                 newvalue = critic(b_obs[mb_inds])
                 mb_returns = b_returns[mb_inds]
                 v_loss = ((newvalue - mb_returns) ** 2).mean()
-                if (
-                    args.clip_vloss
-                ):  # Optimization 1 (value function clipping), see clipped_value_loss
+                # Optimization 1 (value function clipping), see clipped_value_loss.
+                if args.clip_vloss:
                     mb_values = b_values[mb_inds]
                     v_loss = clipped_value_loss(
                         newvalue, mb_values, mb_returns, args.clip_vloss_coef
