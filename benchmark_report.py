@@ -1350,16 +1350,20 @@ def ablation_scores(runs, kind):
     }
 
 
-def ablation_pairs(runs, kind):
+def ablation_pairs(runs, kind, scaled=None):
     """{env: {switch: [(on, off)]}}: per switch, the two runs of each configuration of the other
     three switches and each seed, with the switch on and off. Pairing takes out the other switches'
-    effects and the seed's, which the paper's on-against-off histograms leave in."""
+    effects and the seed's, which the paper's on-against-off histograms leave in. scaled: only the
+    pairs with reward scaling on (True) or off (False), for the other three switches."""
     scores = ablation_scores(runs, kind)
     pairs = defaultdict(lambda: {switch: [] for switch in ABLATION_SWITCHES})
+    scaling = ABLATION_SWITCHES.index("scale_reward")
     # Sorted: the same pairs in the same order every time.
     for env, combination, seed in sorted(scores):
+        if scaled is not None and combination[scaling] != scaled:
+            continue
         for i, switch in enumerate(ABLATION_SWITCHES):
-            if combination[i]:
+            if combination[i] and not (scaled is not None and i == scaling):
                 off = (env, combination[:i] + (False,) + combination[i + 1 :], seed)
                 if off in scores:
                     pairs[env][switch].append((scores[env, combination, seed], scores[off]))
@@ -1407,6 +1411,22 @@ NO_LR_SWEEP = (
 )
 
 
+def paper_reading(switch, verdict, short=False):
+    """Our verdict on "the switch raises the return" against the paper's reading of it: the paper's
+    "up" is borne out by holds alone, its "no gain" by anything but holds (contradicted: the switch
+    even lowers the return). short: agrees / disagrees / not shown, for the figure's titles."""
+    up, word = ABLATION_PAPER[switch] == "up", verdict.word
+    if word == "holds":
+        agrees, text = up, "as the paper" if up else "against the paper: a gain"
+    elif word == "contradicted":
+        agrees, text = not up, ("against" if up else "as") + " the paper; it lowers the return"
+    else:
+        agrees, text = (None, "the paper's gain not shown") if up else (True, "as the paper")
+    if short:
+        return {True: "agrees", False: "disagrees", None: "not shown"}[agrees]
+    return text
+
+
 def switch_flag(switch):
     return f"--{switch.replace('_', '-')}"
 
@@ -1426,6 +1446,37 @@ def ablation_claims(runs):
                     )
                     for kind in AGGREGATES
                 }
+    return claims
+
+
+SCALING_SPLIT = (
+    "Value clipping's bound (`--clip-vloss-coef` 0.2) is absolute, in units of the reward the "
+    "value net is fitted to: each iteration a state's value may move 0.2 before the loss stops "
+    "pulling it. With reward scaling the targets are of order 1; without it they are sums of raw "
+    "rewards, in the hundreds on Walker2d and Humanoid. So each other switch's effect is also "
+    "shown apart with reward scaling on and off (best iteration, the same verdict rule, pairs as "
+    "above)."
+)
+
+
+def ablation_split_claims(runs):
+    """{env: {switch: {scaled: Verdict}}}: the claim that a switch other than reward scaling raises
+    the best-iteration return, judged apart with reward scaling on and off."""
+    split = {scaled: ablation_pairs(runs, "best", scaled) for scaled in (True, False)}
+    claims = defaultdict(dict)
+    for env in order_envs(r.env_id for r in runs):
+        for switch in ABLATION_SWITCHES:
+            if switch == "scale_reward":
+                continue
+            claims[env][switch] = {
+                scaled: report_stats.judge(
+                    np.array(split[scaled][env][switch]).T,
+                    report_stats.difference_of_means,
+                    paired=True,
+                )
+                for scaled in (True, False)
+                if split[scaled][env][switch]
+            }
     return claims
 
 
@@ -1470,7 +1521,9 @@ def write_ablation(runs, out):
         "with it on minus the run with it off, averaged over these pairs; its interval resamples "
         "the pairs (paired by seed and configuration). The paper's reading of its Fig. 1: reward "
         "scaling, learning-rate annealing and orthogonal init raise the return, value clipping "
-        "gives no gain.\n",
+        'gives no gain. Against it, on the best iteration (the paper\'s aggregate): an "up" is '
+        'borne out by **holds** alone, "no gain" by every verdict but **holds** '
+        "(**contradicted**: the switch lowers the return).\n",
         report_stats.VERDICT_RULE + "\n",
     ]
     rows = []
@@ -1504,24 +1557,51 @@ def write_ablation(runs, out):
                 [verdict_cell(verdicts[kind]) for kind in AGGREGATES] if verdicts else ["—", "—"]
             )
             pairs = f"{verdicts['best'].counts[0]}" if verdicts else "0"
+            reading = paper_reading(switch, verdicts["best"]) if verdicts else "—"
             rows.append(
                 [
                     f"`{switch_flag(switch)}` raises the return",
                     ABLATION_PAPER[switch],
                     *cells,
                     pairs,
+                    reading,
                 ]
             )
-        header = ["claim", "paper", "best iteration", f"last {LAST_ITERATIONS} iterations", "pairs"]
+        header = [
+            "claim",
+            "paper",
+            "best iteration",
+            f"last {LAST_ITERATIONS} iterations",
+            "pairs",
+            "against the paper (best iteration)",
+        ]
         parts.append(
             f"## {env}: effect of turning each switch on\n\n" + markdown_table(header, rows)
+        )
+    split = ablation_split_claims(complete)
+    parts.append(SCALING_SPLIT + "\n")
+    for env in envs:
+        rows = []
+        for switch, verdicts in split[env].items():
+            cells = [verdict_cell(verdicts[s]) if s in verdicts else "—" for s in (True, False)]
+            counts = [str(verdicts[s].counts[0]) if s in verdicts else "0" for s in (True, False)]
+            rows.append([f"`{switch_flag(switch)}` raises the return", *cells, " / ".join(counts)])
+        header = [
+            "claim",
+            "with `--scale-reward`",
+            "with `--no-scale-reward`",
+            "pairs (with / without)",
+        ]
+        parts.append(
+            f"## {env}: the effect with reward scaling on and off (best iteration)\n\n"
+            + markdown_table(header, rows)
         )
     parts.append(combinations_table(complete, envs))
     staged(Path(out, "ablation.md")).write_text("\n".join(parts) + "\n")
     written = [Path(out) / "ablation.md"]
     for env in envs:
         written.append(plot_ablation(env, complete, claims[env], out))
-    return written, claims, grid
+    return written, claims, grid, split
 
 
 def plot_ablation(env, runs, claims, out):
@@ -1562,7 +1642,8 @@ def plot_ablation(env, runs, claims, out):
             if verdict is not None:
                 interval = interval_text(verdict.low, verdict.high, ".0f")
                 title += f"\non - off {signed(verdict.estimate)} {interval}"
-                title += f"\n{verdict.word} (paper: {ABLATION_PAPER[switch]})"
+                reading = paper_reading(switch, verdict, short=True)
+                title += f"\n{verdict.word}; paper: {ABLATION_PAPER[switch]} ({reading})"
             ax.set_title(title, fontsize="medium")
         axes[row, 0].set_ylabel(f"{AGGREGATES[kind].split(':')[0].lower()} return")
     n_pairs = max((len(p) for p in pairs["best"].values()), default=0)
@@ -1683,7 +1764,7 @@ def results_summary(table_runs, claims, ablation, link):
                 )
         lines.append("")
     if ablation:
-        claims_by_env, grid = ablation
+        claims_by_env, grid, _ = ablation
         lines.append(
             "**The paper's Fig. 1**, PPO with each of the 16 on/off combinations of four "
             "optimizations: per switch, the mean over pairs of runs (same other switches, same "
@@ -1709,7 +1790,8 @@ def results_summary(table_runs, claims, ablation, link):
                 n = verdicts["best"].counts[0]
                 lines.append(
                     f"- {SWITCH_NAMES[switch]} raises the return (paper: "
-                    f"{ABLATION_PAPER[switch]}): {cells} ({n} pairs)"
+                    f"{ABLATION_PAPER[switch]}): {cells} ({n} pairs); "
+                    f"{paper_reading(switch, verdicts['best'])}"
                 )
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n" if lines else None
@@ -1738,6 +1820,17 @@ def tally_text(words, of_what):
         f"{word} in {words.count(word)}" for word in report_stats.VERDICTS if word in words
     )
     return f"{counts} of {len(words)} {of_what}"
+
+
+def scaling_text(verdicts):
+    """ " (with reward scaling: **leans** +396 [-183, 1005], P=0.90; without: ...)": a switch's
+    effect apart with reward scaling on and off, as far as there are pairs."""
+    parts = [
+        f"{name}: {short_cell(verdicts[scaled])}"
+        for scaled, name in ((True, "with reward scaling"), (False, "without"))
+        if scaled in verdicts
+    ]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def readme_summary(table_runs, claims, ablation, link):
@@ -1796,7 +1889,7 @@ def readme_summary(table_runs, claims, ablation, link):
                 f"{tally_text(paper, 'cells')}."
             )
     if ablation:  # the figure, and one line per switch with its effect in each environment
-        claims_by_env, grid = ablation
+        claims_by_env, grid, split = ablation
         counts = "; ".join(
             f"{env}: {done} of {16 * len(seeds)} runs, seed{'s' * (len(seeds) > 1)} "
             + ", ".join(map(str, seeds))
@@ -1810,7 +1903,9 @@ def readme_summary(table_runs, claims, ablation, link):
         for switch in ABLATION_SWITCHES:
             cells = "; ".join(
                 f"{env} {short_cell(switches[switch]['best'])} "
-                f"({switches[switch]['best'].counts[0]} pairs)"
+                f"({switches[switch]['best'].counts[0]} pairs), "
+                f"{paper_reading(switch, switches[switch]['best'])}"
+                + (scaling_text(split[env][switch]) if switch == "clip_vloss" else "")
                 for env, switches in claims_by_env.items()
                 if switch in switches
             )
@@ -1993,9 +2088,11 @@ def write_report(args):
     ablation_runs = [r for r in runs if ablation_switches(r.exp_name) is not None]
     ablation = None
     if ablation_runs:
-        ablation_written, ablation_claims_by_env, grid = write_ablation(ablation_runs, args.out)
+        ablation_written, ablation_claims_by_env, grid, split = write_ablation(
+            ablation_runs, args.out
+        )
         written += ablation_written
-        ablation = (ablation_claims_by_env, grid)
+        ablation = (ablation_claims_by_env, grid, split)
     summary = results_summary(finished, claims, ablation, "")
     if summary is not None:
         readme = args.readme

@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -980,6 +981,7 @@ def test_ablation_from_synthetic_records(tmp_path):
         "up",
         *["+300 [300, 300], P=1.00: **holds**"] * 2,
         "14",
+        "as the paper",
     ]
     assert effect["`--anneal-lr` raises the return"][1] == "+100 [100, 100], P=1.00: **holds**"
     assert effect["`--ortho-init` raises the return"][1] == "+50 [50, 50], P=1.00: **holds**"
@@ -988,7 +990,18 @@ def test_ablation_from_synthetic_records(tmp_path):
         "no gain",
         *["0 [0, 0], P=0.50: **no evidence**"] * 2,
         "14",
+        "as the paper",
     ]
+    # Apart with reward scaling on and off: the made-up effects add up, so the same either way;
+    # both missing runs have scaling on, and each takes one pair from every other switch.
+    assert report.SCALING_SPLIT in text
+    split = table_rows(text, "Walker2d-v4: the effect with reward scaling on and off")
+    assert split["`--ortho-init` raises the return"] == [
+        *["+50 [50, 50], P=1.00: **holds**"] * 2,
+        "6 / 8",
+    ]
+    assert split["`--clip-vloss` raises the return"][2] == "6 / 8"
+    assert "`--scale-reward` raises the return" not in split
     assert (out / "ablation_Walker2d-v4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = (out / "summary.md").read_text()
     assert "![Walker2d-v4: ablation](ablation_Walker2d-v4.png)" in summary
@@ -1002,15 +1015,34 @@ def test_ablation_from_synthetic_records(tmp_path):
     assert "(Walker2d-v4: 30 of 32 runs, seeds 1, 2)" in lines[0] and report.NO_LR_SWEEP in lines[0]
     assert lines[1:5] == [
         "  - value clipping raises the return (paper: no gain): Walker2d-v4 **no evidence** "
-        "0 [0, 0], P=0.50 (14 pairs).",
+        "0 [0, 0], P=0.50 (14 pairs), as the paper (with reward scaling: **no evidence** "
+        "0 [0, 0], P=0.50; without: **no evidence** 0 [0, 0], P=0.50).",
         "  - reward scaling raises the return (paper: up): Walker2d-v4 **holds** "
-        "+300 [300, 300], P=1.00 (14 pairs).",
+        "+300 [300, 300], P=1.00 (14 pairs), as the paper.",
         "  - orthogonal init raises the return (paper: up): Walker2d-v4 **holds** "
-        "+50 [50, 50], P=1.00 (14 pairs).",
+        "+50 [50, 50], P=1.00 (14 pairs), as the paper.",
         "  - learning-rate annealing raises the return (paper: up): Walker2d-v4 **holds** "
-        "+100 [100, 100], P=1.00 (14 pairs).",
+        "+100 [100, 100], P=1.00 (14 pairs), as the paper.",
     ]
     assert lines[5:] == ["", "![Walker2d-v4: ablation](out/ablation_Walker2d-v4.png)"]
+
+
+@pytest.mark.parametrize(
+    "switch, word, reading, short",
+    [
+        ("scale_reward", "holds", "as the paper", "agrees"),
+        ("scale_reward", "leans", "the paper's gain not shown", "not shown"),
+        ("scale_reward", "contradicted", "against the paper; it lowers the return", "disagrees"),
+        ("clip_vloss", "holds", "against the paper: a gain", "disagrees"),
+        ("clip_vloss", "leans", "as the paper", "agrees"),
+        ("clip_vloss", "contradicted", "as the paper; it lowers the return", "agrees"),
+    ],
+)
+def test_a_verdict_reads_against_the_papers_reading_of_its_switch(switch, word, reading, short):
+    # "up" (reward scaling) is borne out by holds alone; "no gain" (value clipping) by all else.
+    verdict = types.SimpleNamespace(word=word)
+    assert report.paper_reading(switch, verdict) == reading
+    assert report.paper_reading(switch, verdict, short=True) == short
 
 
 def readme_block(text, name):
