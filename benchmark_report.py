@@ -1416,7 +1416,9 @@ def paper_reading(switch, verdict, short=False):
     "up" is borne out by holds alone, its "no gain" by anything but holds (contradicted: the switch
     even lowers the return). short: agrees / disagrees / not shown, for the figure's titles."""
     up, word = ABLATION_PAPER[switch] == "up", verdict.word
-    if word == "holds":
+    if word == "too few runs":
+        agrees, text = None, "too few runs to tell"
+    elif word == "holds":
         agrees, text = up, "as the paper" if up else "against the paper: a gain"
     elif word == "contradicted":
         agrees, text = not up, ("against" if up else "as") + " the paper; it lowers the return"

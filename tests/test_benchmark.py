@@ -1036,6 +1036,7 @@ def test_ablation_from_synthetic_records(tmp_path):
         ("clip_vloss", "holds", "against the paper: a gain", "disagrees"),
         ("clip_vloss", "leans", "as the paper", "agrees"),
         ("clip_vloss", "contradicted", "as the paper; it lowers the return", "agrees"),
+        ("clip_vloss", "too few runs", "too few runs to tell", "not shown"),
     ],
 )
 def test_a_verdict_reads_against_the_papers_reading_of_its_switch(switch, word, reading, short):
