@@ -1442,13 +1442,13 @@ def ablation_claims(runs):
         for switch in ABLATION_SWITCHES:
             chosen = {kind: pairs[kind][env][switch] for kind in AGGREGATES}
             if chosen["best"]:
-                claims[env][switch] = {
-                    kind: report_stats.judge(
-                        np.array(chosen[kind]).T, report_stats.difference_of_means, paired=True
-                    )
-                    for kind in AGGREGATES
-                }
+                claims[env][switch] = {kind: judge_pairs(chosen[kind]) for kind in AGGREGATES}
     return claims
+
+
+def judge_pairs(pairs):
+    """The verdict on "on minus off > 0" over [(on, off)] pairs, resampled together."""
+    return report_stats.judge(np.array(pairs).T, report_stats.difference_of_means, paired=True)
 
 
 SCALING_SPLIT = (
@@ -1471,11 +1471,7 @@ def ablation_split_claims(runs):
             if switch == "scale_reward":
                 continue
             claims[env][switch] = {
-                scaled: report_stats.judge(
-                    np.array(split[scaled][env][switch]).T,
-                    report_stats.difference_of_means,
-                    paired=True,
-                )
+                scaled: judge_pairs(split[scaled][env][switch])
                 for scaled in (True, False)
                 if split[scaled][env][switch]
             }
