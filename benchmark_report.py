@@ -1015,13 +1015,18 @@ def verdict_cell(verdict, unit=".0f"):
     return f"{signed(verdict.estimate, unit)} {interval}, P={verdict.p:.2f}: **{verdict.word}**"
 
 
+def pairs_text(n):
+    """1 pair, 3 pairs"""
+    return f"{n} pair" if n == 1 else f"{n} pairs"
+
+
 def counts_text(claim):
     verdict = next(iter(claim.verdicts.values()), None)
     if verdict is None:
         return "—"
     counts = verdict.counts
     if claim.pairing == "paired by seed":
-        return f"{counts[0]} pairs"
+        return pairs_text(counts[0])
     if len(set(counts)) == 1 and len(counts) > 1:
         return f"{counts[0]} each"
     return ", ".join(str(n) for n in counts)
@@ -1648,7 +1653,7 @@ def plot_ablation(env, runs, claims, out):
     fig.suptitle(
         f"{env}: ablation of PPO's four switches, each run's return with the switch off and on\n"
         f"lines join the two runs of a pair (same other switches, same seed; green: on is higher), "
-        f"blue: the mean; up to {n_pairs} pairs per switch; "
+        f"blue: the mean; up to {pairs_text(n_pairs)} per switch; "
         "no learning-rate sweep, unlike the paper",
         fontsize="medium",
     )
@@ -1788,7 +1793,7 @@ def results_summary(table_runs, claims, ablation, link):
                 n = verdicts["best"].counts[0]
                 lines.append(
                     f"- {SWITCH_NAMES[switch]} raises the return (paper: "
-                    f"{ABLATION_PAPER[switch]}): {cells} ({n} pairs); "
+                    f"{ABLATION_PAPER[switch]}): {cells} ({pairs_text(n)}); "
                     f"{paper_reading(switch, verdicts['best'])}"
                 )
             lines.append("")
@@ -1799,7 +1804,7 @@ def n_text(verdict, pairing):
     """(n=3), (n=3 to 4), (3 pairs): the seeds behind a verdict, per group."""
     counts = verdict.counts
     if pairing == "paired by seed":
-        return f"({counts[0]} pairs)"
+        return f"({pairs_text(counts[0])})"
     low, high = min(counts), max(counts)
     return f"(n={low})" if low == high else f"(n={low} to {high})"
 
@@ -1901,7 +1906,7 @@ def readme_summary(table_runs, claims, ablation, link):
         for switch in ABLATION_SWITCHES:
             cells = "; ".join(
                 f"{env} {short_cell(switches[switch]['best'])} "
-                f"({switches[switch]['best'].counts[0]} pairs), "
+                f"({pairs_text(switches[switch]['best'].counts[0])}), "
                 f"{paper_reading(switch, switches[switch]['best'])}"
                 + (scaling_text(split[env][switch]) if switch == "clip_vloss" else "")
                 for env, switches in claims_by_env.items()

@@ -1027,6 +1027,11 @@ def test_ablation_from_synthetic_records(tmp_path):
     assert lines[5:] == ["", "![Walker2d-v4: ablation](out/ablation_Walker2d-v4.png)"]
 
 
+def test_pair_counts_read_as_english():
+    assert report.pairs_text(1) == "1 pair"
+    assert report.pairs_text(0) == "0 pairs" and report.pairs_text(14) == "14 pairs"
+
+
 @pytest.mark.parametrize(
     "switch, word, reading, short",
     [
