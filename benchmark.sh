@@ -70,8 +70,9 @@ Options:
                     does, instead of bootstrapping the cut episode; the runs are named
                     VARIANT_tlterm, so they sit beside the default ones
   --dry-run         print every command, run nothing
-  --report-only     run no training, only the report on the logs already in DIR/runs (also
-                    while a benchmark runs there: the report replaces its files whole)
+  --report-only     run no training, only the report on the logs already in DIR/runs and the
+                    records in DIR/records (also while a benchmark runs there: the report
+                    replaces its files whole)
   --ablation        the paper's Fig. 1 instead of Table 1: ppo_continuous with all 16 on/off
                     combinations of --clip-vloss, --scale-reward, --ortho-init and --anneal-lr
                     (everything else as released for each environment; unlike the paper, no
@@ -96,7 +97,9 @@ configuration, so they override it (for example: -- --num-steps 1024).
 
 Each run logs to DIR/logs/ENV__NAME__SEED.log and leaves DIR/logs/ENV__NAME__SEED.done when it
 finished successfully; the same benchmark started again skips those runs, so an interrupted
-benchmark resumes (a run whose command changed, say by another --steps, runs again). A failed
+benchmark resumes (a run whose command changed, say by another --steps, runs again). A run with no
+marker whose whole record is in DIR/records (as the committed results in benchmark_results hold, with
+no markers) counts as finished too, and the report reads those records beside the event files. A failed
 run does not stop the others: its TensorBoard folder is moved to DIR/failed_runs/, it is listed
 at the end, and the benchmark exits with status 1. Set PYTHON to choose the interpreter
 (default: python).
@@ -361,6 +364,27 @@ on_signal() { # Ctrl-C: stop every run at once; started again, the benchmark rer
 }
 trap on_signal INT TERM
 
+has_whole_record() { # $1 key, then the run's arguments: is DIR/records/KEY.csv the whole run?
+  # A record ends at the run's last iteration, and its header names the batch and the iterations
+  # planned: so the record of a run of another length does not count.
+  local record="$OUT/records/$1.csv" batch=2048 steps="" i
+  shift
+  [[ -f "$record" ]] || return 1
+  local args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+      --num-steps) batch="${args[i + 1]:-}" ;;
+      --num-steps=*) batch="${args[i]#*=}" ;;
+      --total-timesteps) steps="${args[i + 1]:-}" ;;
+      --total-timesteps=*) steps="${args[i]#*=}" ;;
+    esac
+  done
+  is_count "$batch" && is_count "$steps" || return 1
+  local iterations=$((steps / batch))
+  grep -q "^# run=.* batch_size=$batch .*planned_iterations=$iterations " "$record" &&
+    [[ "$(tail -n 1 "$record" | cut -d, -f1)" == "$iterations" ]]
+}
+
 schedule() { # $1 key, then the script and its arguments: print, skip, or start the run
   local key="$1"
   shift
@@ -369,6 +393,9 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
   NUM_PLANNED=$((NUM_PLANNED + 1))
   local finished=0
   if [[ -f "$marker" && "$(cat "$marker")" == "$args_line" ]]; then finished=1; fi
+  # No marker, but the whole run's record, as in a clone's committed results (--out
+  # benchmark_results): the marker is not committed, the record is.
+  if [[ ! -f "$marker" ]] && has_whole_record "$key" "${@:2}"; then finished=1; fi
 
   if ((SLURM)); then # collected here, submitted together after the loop
     if ((finished)); then
@@ -394,8 +421,10 @@ schedule() { # $1 key, then the script and its arguments: print, skip, or start 
     echo "note: $key finished before with other settings; running it again"
     rm -f "$marker"
   fi
-  # Leftovers of an interrupted attempt would be read by the report as a second run of this seed.
+  # Leftovers of an interrupted attempt would be read by the report as a second run of this seed,
+  # and the record of an earlier one as this run if it fails.
   move_run_dirs "$key" ""
+  rm -f "$OUT/records/$key.csv"
 
   while ((${#RUNNING[@]} >= JOBS)); do reap_one; done
   MARKER_TEXT[$key]="$args_line"
@@ -441,8 +470,10 @@ esac
 log="$out/logs/$key.log"
 printf -v done_text '%q ' "${args[0]##*/}" "${args[@]:1}" # what the marker says: the run's command
 done_text="${done_text% }"
-# Leftovers of an interrupted attempt would be read by the report as a second run of this seed.
+# Leftovers of an interrupted attempt would be read by the report as a second run of this seed,
+# and the record of an earlier one as this run if it fails.
 find "$out/runs" -mindepth 1 -maxdepth 1 -type d -name "${key}__*" -exec rm -rf {} +
+rm -f "$out/records/$key.csv"
 echo "# $done_text" >"$log"
 echo "task $SLURM_ARRAY_TASK_ID of job $SLURM_ARRAY_JOB_ID on $(hostname): $key, log: $log"
 status=0
@@ -707,6 +738,8 @@ refuse_while_slurm_runs() { # the local mode: runs submitted to Slurm on DIR and
 # Main
 # ------------------------------------------------------------------------------------------------
 REPORT_CMD=("$PYTHON" "$SCRIPT_DIR/benchmark_report.py" --runs "$OUT/runs" --out "$OUT")
+# The records of an earlier report too: the runs skipped for their record have no event files here.
+if [[ -d "$OUT/records" ]]; then REPORT_CMD+=(--records "$OUT/records"); fi
 
 if ((!REPORT_ONLY)); then
   if ((ABLATION)); then

@@ -1,8 +1,9 @@
 """The benchmark's report: runs in, the paper's Tables 1 and 2 and figures out.
 
 Reads the runs that benchmark.sh started, either from their TensorBoard event files (--runs: one
-folder per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts) or from
-the per-run records that an earlier report wrote (--records), and writes into --out:
+folder per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts), from
+the per-run records that an earlier report wrote (--records), or from both (a run's event files
+before its record: they are newer), and writes into --out:
 
 - records/{env_id}__{exp_name}__{seed}.csv: one small CSV per run with, per iteration, every number
   the report reads, so that the report regenerates from --out alone, without the event files;
@@ -114,7 +115,8 @@ class Args:
     runs: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
     """a folder of run folders with event files, as benchmark.sh writes them"""
     records: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
-    """an earlier report's OUT/records (one CSV per run): the report from these records alone"""
+    """an earlier report's OUT/records (one CSV per run); with --runs, the runs that have no event
+    files there"""
     readme: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None
     """a README to write the two blocks into (default: ours, if --out is benchmark_results)"""
     paper_table: Path = Path(__file__).resolve().parent / "reference" / "paper_tables.csv"
@@ -2045,16 +2047,23 @@ def main(args):
 
 
 def write_report(args):
-    if (args.runs is None) == (args.records is None):
+    sources = [folder for folder in (args.runs, args.records) if folder is not None]
+    if not sources:
         sys.exit(
-            "benchmark_report.py: give one of --runs (event files) and --records (per-run records)"
+            "benchmark_report.py: give --runs (event files), --records (per-run records) or both"
         )
-    source = args.runs if args.runs is not None else args.records
-    if not source.is_dir():
-        sys.exit(f"benchmark_report.py: there is no folder at {source}")
+    for folder in sources:
+        if not folder.is_dir():
+            sys.exit(f"benchmark_report.py: there is no folder at {folder}")
+    source = " and ".join(str(folder) for folder in sources)
     # skipped: the runs left out, and why, on the terminal and in table.md.
     terminal_notes, skipped = [], []
-    runs = load_runs(source, skipped) if args.runs is not None else load_records(source, skipped)
+    runs = load_runs(args.runs, skipped) if args.runs is not None else []
+    if args.records is not None:
+        # A run's event files win over its record, which came from them or from an earlier attempt.
+        from_events = {run.key for run in runs}
+        runs += [r for r in load_records(args.records, skipped) if r.key not in from_events]
+        runs.sort(key=lambda r: (r.env_id, r.exp_name, r.seed))
     for note in skipped:
         print(f"note: {note}", file=sys.stderr)
     if not runs:
@@ -2062,7 +2071,7 @@ def write_report(args):
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     # OUT/records always holds what this report was made from, so that OUT regenerates on its own.
-    if args.records is None or args.records.resolve() != (args.out / "records").resolve():
+    if args.runs is not None or args.records.resolve() != (args.out / "records").resolve():
         records = write_records(runs, args.out / "records", terminal_notes)
         written.append(f"{args.out / 'records'}/ ({len(records)} runs)")
     notes = run_notes(runs)

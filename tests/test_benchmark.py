@@ -275,6 +275,38 @@ def test_dry_run_marks_finished_runs(bench_dir):
     assert "would be skipped" not in longer.stdout
 
 
+def test_dry_run_skips_a_run_whose_whole_record_is_there(bench_dir):
+    # A clone's committed results have records but no markers: a whole record counts as finished.
+    one_run = ["--dry-run", "--variants", "trpo", "--envs", "Hopper-v5", "--seeds", "1"]
+    records = bench_dir / "out" / "records"
+    records.mkdir(parents=True)
+    record = records / "Hopper-v5__trpo__1.csv"
+    header = (
+        "# Per-iteration record of the run Hopper-v5__trpo__1__1700000000, extracted ...\n"
+        "# run=Hopper-v5__trpo__1__1700000000 batch_size=2048 batch_size_assumed=0 "
+        "planned_iterations=488 max_kl=0.13 clip_coef=\n"
+        "iteration,global_step,mean_return\n"
+    )
+    record.write_text(header + "487,997376,1000.5\n488,999424,1001.5\n")
+    result = run_bench(bench_dir, *one_run)
+    assert "# finished, would be skipped: ( cd " in result.stdout
+    # ... and the report reads the records beside the event files.
+    assert result.stdout.splitlines()[-1].endswith(f"--records {records}")
+    # Not a whole run: one that stopped early, or of another length, runs (again).
+    assert "would be skipped" not in run_bench(bench_dir, *one_run, "--steps", "2000000").stdout
+    assert (
+        "would be skipped" not in run_bench(bench_dir, *one_run, "--", "--num-steps", "1024").stdout
+    )
+    record.write_text(header + "487,997376,1000.5\n")
+    assert "would be skipped" not in run_bench(bench_dir, *one_run).stdout
+    # A marker decides where there is one: a run finished with other settings runs again.
+    record.write_text(header + "488,999424,1001.5\n")
+    logs = bench_dir / "out" / "logs"
+    logs.mkdir()
+    (logs / "Hopper-v5__trpo__1.done").write_text("trpo.py --env-id Hopper-v5 --other-settings\n")
+    assert "would be skipped" not in run_bench(bench_dir, *one_run).stdout
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -712,6 +744,45 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     ]
     # Curves and trust region per environment; the ablation.
     assert figures[0] == figures[1] and len(figures[0]) == 2 * 2 + 1
+
+
+def test_report_from_records_and_event_files_together(tmp_path):
+    # A clone's committed records, then new runs in event files: each run is read once, and where
+    # both have it (a run done again), from its event files.
+    runs = tmp_path / "runs"
+    write_fake_runs(runs, "Walker2d-v4")
+    report.main(report.Args(runs=runs, out=tmp_path / "all", paper_table=tmp_path / "none.csv"))
+    records = tmp_path / "records"
+    shutil.copytree(tmp_path / "all" / "records", records)
+    # An earlier attempt's record of TRPO seed 2, other numbers, which its event files replace.
+    write_fake_run(tmp_path / "earlier", "Walker2d-v4", "trpo", 2, 10)
+    report.main(
+        report.Args(
+            runs=tmp_path / "earlier",
+            out=tmp_path / "earlier_out",
+            paper_table=tmp_path / "none.csv",
+        )
+    )
+    earlier = tmp_path / "earlier_out" / "records" / "Walker2d-v4__trpo__2.csv"
+    assert earlier.read_bytes() != (records / earlier.name).read_bytes()
+    shutil.copy(earlier, records / earlier.name)
+    # Seed 1 only in the records; seed 2 in the event files, TRPO's in both.
+    for folder in runs.glob("*__1__*"):
+        shutil.rmtree(folder)
+    for record in records.glob("*__2.csv"):
+        if record.name != earlier.name:
+            record.unlink()
+    together = tmp_path / "together"
+    report.main(
+        report.Args(runs=runs, records=records, out=together, paper_table=tmp_path / "none.csv")
+    )
+    assert (together / "table.md").read_text() == (tmp_path / "all" / "table.md").read_text()
+    written = sorted(p.name for p in (together / "records").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "all" / "records").iterdir())
+    for name in written:
+        assert (together / "records" / name).read_bytes() == (
+            tmp_path / "all" / "records" / name
+        ).read_bytes()
 
 
 def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
@@ -1180,9 +1251,10 @@ def test_report_without_runs_says_so(tmp_path):
     (tmp_path / "runs").mkdir()
     with pytest.raises(SystemExit, match="no run in"):
         report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
-    with pytest.raises(SystemExit, match="give one of --runs"):
+    with pytest.raises(SystemExit, match="no run in .*runs and .*records"):
+        (tmp_path / "records").mkdir()
         report.main(
-            report.Args(runs=tmp_path / "runs", records=tmp_path / "runs", out=tmp_path / "out")
+            report.Args(runs=tmp_path / "runs", records=tmp_path / "records", out=tmp_path / "out")
         )
 
 
@@ -1198,7 +1270,7 @@ def test_report_needs_out_and_a_source():
     assert no_source.returncode == 1
     assert (
         no_source.stderr.strip()
-        == "benchmark_report.py: give one of --runs (event files) and --records (per-run records)"
+        == "benchmark_report.py: give --runs (event files), --records (per-run records) or both"
     )
 
 
@@ -1483,3 +1555,11 @@ def test_tiny_real_benchmark(tmp_path):
     # Started again, it skips the finished runs and only writes the report again.
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "started 0, skipped 4" in again.stdout
+    # A clone of committed results: the records alone, no markers, no event files. Nothing runs,
+    # and the report from the records is the same.
+    clone = tmp_path / "clone"
+    shutil.copytree(out / "records", clone / "records")
+    command[command.index(str(out))] = str(clone)
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert resumed.returncode == 0 and "started 0, skipped 4" in resumed.stdout, resumed.stderr
+    assert (clone / "table.md").read_text() == (out / "table.md").read_text()
