@@ -364,21 +364,28 @@ on_signal() { # Ctrl-C: stop every run at once; started again, the benchmark rer
 }
 trap on_signal INT TERM
 
-has_whole_record() { # $1 key, then the run's arguments: is DIR/records/KEY.csv the whole run?
-  # A record ends at the run's last iteration, and its header names the batch and the iterations
-  # planned: so the record of a run of another length does not count.
-  local record="$OUT/records/$1.csv" batch=2048 steps="" i
+flag_value() { # $1 a flag, then arguments: prints the flag's last value (the last one wins), or fails
+  local flag="$1" value="" found=1 i
   shift
-  [[ -f "$record" ]] || return 1
   local args=("$@")
   for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
-      --num-steps) batch="${args[i + 1]:-}" ;;
-      --num-steps=*) batch="${args[i]#*=}" ;;
-      --total-timesteps) steps="${args[i + 1]:-}" ;;
-      --total-timesteps=*) steps="${args[i]#*=}" ;;
+      "$flag") value="${args[i + 1]:-}" found=0 ;;
+      "$flag"=*) value="${args[i]#*=}" found=0 ;;
     esac
   done
+  echo "$value"
+  return "$found"
+}
+
+has_whole_record() { # $1 key, then the run's arguments: is DIR/records/KEY.csv the whole run?
+  # A record ends at the run's last iteration, and its header names the batch and the iterations
+  # planned: so the record of a run of another length does not count.
+  local record="$OUT/records/$1.csv" batch steps
+  shift
+  [[ -f "$record" ]] || return 1
+  batch="$(flag_value --num-steps "$@")" || batch=2048
+  steps="$(flag_value --total-timesteps "$@")" || return 1
   is_count "$batch" && is_count "$steps" || return 1
   local iterations=$((steps / batch))
   grep -q "^# run=.* batch_size=$batch .*planned_iterations=$iterations " "$record" &&
@@ -692,15 +699,9 @@ check_runs_can_start() { # one sentence and exit 2 for an environment or a step 
   local problem
   problem="$("$PYTHON" -c "$ENV_CHECK" "${ENVS[@]}" 2>&1)" || die "$(tail -n 1 <<<"$problem")"
   # At least one iteration's batch. The arguments after -- come last, so theirs win.
-  local batch="" steps="$STEPS" steps_flag=--steps args=("${COMMON[@]}" "${EXTRA_ARGS[@]}") i
-  for ((i = 0; i < ${#args[@]}; i++)); do
-    case "${args[i]}" in
-      --num-steps) batch="${args[i + 1]:-}" ;;
-      --num-steps=*) batch="${args[i]#*=}" ;;
-      --total-timesteps) steps="${args[i + 1]:-}" steps_flag=--total-timesteps ;;
-      --total-timesteps=*) steps="${args[i]#*=}" steps_flag=--total-timesteps ;;
-    esac
-  done
+  local batch steps steps_flag=--steps args=("${COMMON[@]}" "${EXTRA_ARGS[@]}")
+  batch="$(flag_value --num-steps "${args[@]}")" || true
+  if steps="$(flag_value --total-timesteps "${args[@]}")"; then steps_flag=--total-timesteps; else steps="$STEPS"; fi
   if is_count "$batch" && is_count "$steps" && ((steps < batch)); then
     die "$steps_flag $steps is less than one iteration's batch of $batch steps, so no run would train; give at least $batch"
   fi

@@ -3,7 +3,7 @@
 Reads the runs that benchmark.sh started, either from their TensorBoard event files (--runs: one
 folder per run, named `{env_id}__{exp_name}__{seed}__{unix_time}` by the variant scripts), from
 the per-run records that an earlier report wrote (--records), or from both (a run's event files
-before its record: they are newer), and writes into --out:
+win over its record, which came from them or from an earlier attempt), and writes into --out:
 
 - records/{env_id}__{exp_name}__{seed}.csv: one small CSV per run with, per iteration, every number
   the report reads, so that the report regenerates from --out alone, without the event files;

@@ -1251,8 +1251,8 @@ def test_report_without_runs_says_so(tmp_path):
     (tmp_path / "runs").mkdir()
     with pytest.raises(SystemExit, match="no run in"):
         report.main(report.Args(runs=tmp_path / "runs", out=tmp_path / "out"))
+    (tmp_path / "records").mkdir()
     with pytest.raises(SystemExit, match="no run in .*runs and .*records"):
-        (tmp_path / "records").mkdir()
         report.main(
             report.Args(runs=tmp_path / "runs", records=tmp_path / "records", out=tmp_path / "out")
         )
