@@ -8,11 +8,15 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python}"
 ALL_VARIANTS=(ppo_continuous ppo_m trpo trpo_plus ppo_noclip)
+# Run only when named in --variants: PPO's own released configuration with nothing but the surrogate
+# clipping off, to tell what the clipping does to the trust region from what the released NoClip
+# configs' other settings do (their reward scaling, entropy coefficient, gradient clipping).
+EXTRA_VARIANTS=(ppo_noclip_only)
 
 # The script each variant runs: PPO-NoClip is ppo_continuous.py with other settings.
 script_of() {
   case "$1" in
-    ppo_noclip) echo ppo_continuous ;;
+    ppo_noclip | ppo_noclip_only) echo ppo_continuous ;;
     *) echo "$1" ;;
   esac
 }
@@ -52,7 +56,9 @@ table.md in the layout of the paper's Tables 1 and 2, learning curves and trust-
 Options:
   --variants "A B"  variants to run (default: those of ppo_continuous ppo_m trpo trpo_plus
                     ppo_noclip whose script exists beside this file; ppo_noclip, the paper's
-                    Table 2, is ppo_continuous.py with the surrogate clipping off)
+                    Table 2, is ppo_continuous.py with the surrogate clipping off). Also, only
+                    when named: ppo_noclip_only, PPO's own configuration with nothing but the
+                    surrogate clipping off
   --envs "A B"      gymnasium environment ids (default: Hopper-v4 Walker2d-v4 Humanoid-v4, the
                     paper's models; -v5 are today's); an environment that is not one of the
                     paper's three gets the Hopper settings. Each must exist in gymnasium and
@@ -188,8 +194,8 @@ elif ((${#VARIANTS[@]} == 0)); then
     die "none of ${ALL_VARIANTS[*]} exists in $SCRIPT_DIR yet"
 fi
 for variant in "${VARIANTS[@]}"; do
-  [[ " ${ALL_VARIANTS[*]} " == *" $variant "* ]] ||
-    die "unknown variant '$variant' (the variants are: ${ALL_VARIANTS[*]})"
+  [[ " ${ALL_VARIANTS[*]} ${EXTRA_VARIANTS[*]} " == *" $variant "* ]] ||
+    die "unknown variant '$variant' (the variants are: ${ALL_VARIANTS[*]} ${EXTRA_VARIANTS[*]})"
   [[ -f "$SCRIPT_DIR/$(script_of "$variant").py" ]] || ((REPORT_ONLY)) ||
     die "$SCRIPT_DIR/$(script_of "$variant").py does not exist"
 done
@@ -246,7 +252,10 @@ ppo_noclip      Humanoid  0.00002   -      0.00005  0.85       yes        xavier
 released_config() { # $1 variant, $2 environment family (Hopper, Walker2d, Humanoid); sets CONFIG
   local row _variant _env policy_lr max_kl value_lr gae_lambda value_clip init anneal reward_norm
   local reward_clip obs_clip ent grad_clip
-  row="$(grep -E "^$1 +$2 " <<<"$RELEASED_TABLE")" ||
+  local row_variant="$1"
+  # ppo_noclip_only is PPO's row, with the surrogate clipping switched off below.
+  if [[ "$1" == ppo_noclip_only ]]; then row_variant=ppo_continuous; fi
+  row="$(grep -E "^$row_variant +$2 " <<<"$RELEASED_TABLE")" ||
     die "internal: no released configuration for $1 on $2"
   read -r _variant _env policy_lr max_kl value_lr gae_lambda value_clip init anneal reward_norm \
     reward_clip obs_clip ent grad_clip <<<"$row"
@@ -254,6 +263,7 @@ released_config() { # $1 variant, $2 environment family (Hopper, Walker2d, Human
   case "$1" in
     ppo_continuous | ppo_m) CONFIG+=(--clip-surrogate --clip-coef 0.2) ;;
     ppo_noclip) CONFIG+=(--no-clip-surrogate) ;;
+    ppo_noclip_only) CONFIG+=(--no-clip-surrogate --clip-coef 0.2) ;;
     trpo | trpo_plus) CONFIG+=("${TRPO_COMMON[@]}") ;;
   esac
   if [[ "$policy_lr" != - ]]; then CONFIG+=(--learning-rate "$policy_lr"); fi

@@ -194,6 +194,19 @@ def test_dry_run_passes_the_released_settings(bench_dir):
     )
 
 
+def test_noclip_only_is_ppo_with_only_the_surrogate_clipping_off(bench_dir):
+    # Not in the default set: the defaults are the paper's five variants (the test above).
+    envs = ("--envs", "Hopper-v4 Walker2d-v4 Humanoid-v4", "--seeds", "1")
+    ppo = dry_run(bench_dir, "--variants", "ppo_continuous", *envs)
+    noclip_only = dry_run(bench_dir, "--variants", "ppo_noclip_only", *envs)
+    assert [v for v, _ in noclip_only] == ["ppo_noclip_only"] * 3
+    for (_, got), (_, want) in zip(noclip_only, ppo, strict=True):
+        assert got.pop("clip-surrogate") is False and want.pop("clip-surrogate") is True
+        assert got.pop("exp-name") == "ppo_noclip_only"
+        want.pop("exp-name")
+        assert got == want
+
+
 def test_dry_run_other_env_gets_hopper_settings_and_a_note(bench_dir):
     result = run_bench(bench_dir, "--dry-run", "--envs", "HalfCheetah-v5", "--seeds", "1")
     assert "HalfCheetah-v5 is not one of the paper's environments" in result.stdout
