@@ -241,9 +241,9 @@ def train_in_process(module, args, cwd, monkeypatch):
 class Spy:
     """Wraps the helpers train() calls by name, keeps what they were given and what they gave."""
 
-    def __init__(self, module, monkeypatch):
+    def __init__(self, module, monkeypatch, record_targets=False):
         self.gae_calls, self.critics, self.actors, self.critic_inputs = [], [], [], []
-        self.surrogate_calls, self.trpo_calls = [], []
+        self.surrogate_calls, self.trpo_calls, self.targets = [], [], []
         real_gae = module.compute_gae
 
         def compute_gae(rewards, values, next_values, terminations, dones, gamma, gae_lambda):
@@ -276,7 +276,14 @@ class Spy:
 
             def forward(critic, obs):
                 self.critic_inputs.append(obs.detach().clone())
-                return super().forward(obs)
+                value = super().forward(obs)
+                if record_targets and value.requires_grad:  # a value update: keep its targets
+                    n = len(obs)
+                    keep = (obs.detach().clone(), value.detach().clone())
+                    value.register_hook(
+                        lambda g, k=keep: self.targets.append((k[0], (k[1] - g * n / 2).numpy()))
+                    )
+                return value
 
         class Actor(module.Actor):
             def __init__(actor, *args, **kwargs):
@@ -507,3 +514,67 @@ def test_gradient_clipping_bounds_the_update(name, tmp_path, monkeypatch):
         net = spy.actors[0] if name.startswith("ppo") else spy.critics[0]
         changes[clip] = moved(net)
     assert changes[True] < 1e-6 < 1e-4 < changes[False], changes
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_value_targets_are_gae_advantages_plus_old_values(name, tmp_path, monkeypatch):
+    # The value net regresses on V_old + A (the GAE lambda-return), the same target in every
+    # epoch: advantages alone, normalized advantages, or values of the net being updated give
+    # other targets. The target of each sample is read off the gradient of the squared error
+    # through the critic's output: d/dv mean((v - target)^2) = 2 (v - target) / n.
+    module = load(name)
+    spy = Spy(module, monkeypatch, record_targets=True)
+    args = plain_args(module)
+    train_in_process(module, args, tmp_path, monkeypatch)
+    (call,) = spy.gae_calls
+    batch = spy.critic_inputs[0]
+    expected = call.advantages + call.values
+    assert len(spy.targets) == args.update_epochs * args.num_minibatches
+    for obs, target in spy.targets:
+        assert len(obs) == args.minibatch_size
+        # each minibatch row is a row of the batch (the chain's observations are all distinct)
+        rows = [int(torch.nonzero((batch == row).all(1))[0, 0]) for row in obs]
+        np.testing.assert_allclose(target, expected[rows], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_episodic_return_logs_the_raw_reward(name, tmp_path, monkeypatch):
+    # charts/episodic_return sums the environment's own rewards (1 + k / 2 at the step reaching k),
+    # never the scaled or clipped ones the full variants train on; each episode is logged at the
+    # step that ends it, with its length.
+    module = load(name)
+    args = plain_args(module)
+    train_in_process(module, args, tmp_path, monkeypatch)
+    scalars = read_scalars(run_dirs(tmp_path)[0])
+    # episodes end after steps 5 (time limit), 7 (termination), 12, 14 (global steps from 1)
+    assert scalars["charts/episodic_length"] == [(5, 5.0), (7, 2.0), (12, 5.0), (14, 2.0)]
+    full, short = 1.5 + 2 + 2.5 + 3 + 3.5, 1.5 + 2
+    assert scalars["charts/episodic_return"] == [(5, full), (7, short), (12, full), (14, short)]
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_logged_mean_kl_is_kl_old_to_new_on_the_batch(name, tmp_path, monkeypatch):
+    # trust_region/mean_kl (the paper's section 5 measurement) is the mean over the batch's states
+    # of KL(pi_old || pi_new), pi_old the policy that collected the batch. A large step (PPO: a
+    # learning rate of 0.01; TRPO: its own bound) makes KL(new || old) differ from it by percents.
+    module = load(name)
+    spy = Spy(module, monkeypatch)
+    step = {"learning_rate": 0.01} if name.startswith("ppo") else {}
+    args = plain_args(module, **step)
+    train_in_process(module, args, tmp_path, monkeypatch)
+    (actor,) = spy.actors
+    obs = spy.critic_inputs[0].double()
+    names = [n for n, _ in actor.named_parameters()]
+    old = dict(zip(names, (p.double() for p in actor.initial), strict=True))
+    new = {n: p.detach().double() for n, p in actor.named_parameters()}
+
+    def policy(params):
+        net = {k.removeprefix("mean."): v for k, v in params.items() if k.startswith("mean.")}
+        mean = torch.func.functional_call(actor.mean, net, (obs,))
+        return torch.distributions.Normal(mean, params["logstd"].exp())
+
+    expected = torch.distributions.kl_divergence(policy(old), policy(new)).sum(-1).mean().item()
+    reverse = torch.distributions.kl_divergence(policy(new), policy(old)).sum(-1).mean().item()
+    ((_, logged),) = read_scalars(run_dirs(tmp_path)[0])["trust_region/mean_kl"]
+    assert abs(reverse - expected) > 0.01 * expected  # the test can tell them apart
+    assert logged == pytest.approx(expected, rel=1e-3)
