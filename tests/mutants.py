@@ -1,10 +1,11 @@
 """Applies wrong versions of the algorithm to the scripts one at a time, and runs the tests on each.
 
 Not a test file (pytest does not collect it): a tool to show that the tests catch the bugs a reader
-could introduce. For each mutant and each script whose source holds its text, it copies tests/ and
-that one script (so the tests run on it alone) to a temporary folder, replaces the text, runs the
-fast tests there, and reports the first that failed (caught) or that none did (UNCAUGHT). Each
-script is first run unchanged, so that a failure means the mutant, not a broken copy.
+could introduce. For each mutant and each script whose source holds its text, it copies the scripts
+to a temporary folder, replaces the text in that one, runs that script's fast tests on the copy
+(each file stands alone, so each is tested on its own) until one fails, and reports it (caught) or
+that none did (UNCAUGHT). Each script is first run unchanged, so that a failure means the mutant,
+not a broken copy.
 
     python tests/mutants.py                      # every mutant, every script it applies to
     python tests/mutants.py gae_gamma_squared    # some of them, by name
@@ -15,16 +16,19 @@ update the mutant).
 """
 
 import argparse
+import contextlib
+import io
 import os
 import pathlib
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+os.environ["OMP_NUM_THREADS"] = "1"  # before the tests import torch
+
 SCRIPTS = ["ppo_m", "ppo_continuous", "trpo", "trpo_plus"]
 # The new tests first: with -x, pytest stops at the first failure.
 TESTS = ["tests/test_algorithm_bugs.py", "tests/test_units.py", "tests/test_trpo.py"]
@@ -219,6 +223,24 @@ MUTANTS = [
         "pass",
     ),
     (
+        "action_std_is_logstd",
+        "actions drawn with std = logstd instead of exp(logstd)",
+        "torch.normal(mean, actor.logstd.exp())",
+        "torch.normal(mean, actor.logstd)",
+    ),
+    (
+        "action_is_the_mean",
+        "the rollout acts with the mean, without exploring",
+        "action = torch.normal(mean, actor.logstd.exp()).numpy()",
+        "action = mean.numpy()",
+    ),
+    (
+        "adam_eps_ignored",
+        "Adam built with torch's default eps (1e-8) instead of --adam-eps",
+        "adam = dict(eps=args.adam_eps, fused=True)",
+        "adam = dict(fused=True)",
+    ),
+    (
         "line_search_ratio_to_the_full_forecast",
         "the line search compares each step's gain with the full step's forecast",
         "improvement / (fraction * expected_improvement)",
@@ -275,26 +297,52 @@ MUTANTS = [
 ]
 
 
-def copy_with(tmp: pathlib.Path, script: str, source: str) -> None:
-    """tests/ and one script (the tests are parametrized over the scripts present)."""
-    shutil.copytree(ROOT / "tests", tmp / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    (tmp / f"{script}.py").write_text(source)
+class OneScript:
+    """A pytest plugin: keeps only the tests of one script (and those of none in particular),
+    points the tests' loader (conftest.load, which reads ROOT / f"{name}.py") at the changed
+    copies, and notes the tests that fail."""
+
+    def __init__(self, script: str, root: pathlib.Path):
+        self.script, self.root = script, root
+        self.failed, self.patched = [], []
+
+    def pytest_collection_modifyitems(self, config, items):
+        keep, drop = [], []
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            values = callspec.params.values() if callspec else ()
+            scripts = {v for v in values if isinstance(v, str) and v in SCRIPTS}
+            (keep if not scripts or self.script in scripts else drop).append(item)
+        items[:] = keep
+        config.hook.pytest_deselected(items=drop)
+        for module in {item.module for item in keep}:
+            conftest_globals = module.load.__globals__
+            self.patched.append((conftest_globals, conftest_globals["ROOT"]))
+            conftest_globals["ROOT"] = self.root
+
+    def pytest_sessionfinish(self):
+        for conftest_globals, root in self.patched:
+            conftest_globals["ROOT"] = root
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed:
+            self.failed.append(report.nodeid)
 
 
-def run_tests(tmp: pathlib.Path, tests: list[str]) -> list[str]:
-    """Runs the tests on the copy; returns the id of the first test that failed, if one did."""
-    pytest = [sys.executable, "-m", "pytest", "-q", "-x", "-rf", "-p", "no:cacheprovider"]
-    result = subprocess.run(
-        [*pytest, "-p", "no:xdist", *tests],
-        cwd=tmp,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    failed = re.findall(r"^FAILED (\S+)", result.stdout, flags=re.M)
-    if result.returncode not in (0, 1) or (result.returncode == 1 and not failed):
-        raise RuntimeError(f"pytest could not run:\n{result.stdout[-3000:]}\n{result.stderr}")
-    return failed
+def run_tests(sources: dict[str, str], script: str, tests: list[str]) -> list[str]:
+    """Writes the scripts (one of them changed) to a temporary folder and runs the tests of
+    `script` on it, in this process (so torch is imported once, not per run), until one fails;
+    returns the ids of those that failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, source in sources.items():
+            pathlib.Path(tmp, f"{name}.py").write_text(source)
+        plugin = OneScript(script, pathlib.Path(tmp))
+        options = ["-x", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:terminal"]
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = pytest.main([*options, *(str(ROOT / t) for t in tests)], plugins=[plugin])
+    if code not in (0, 1) or (code == 1 and not plugin.failed):
+        raise RuntimeError(f"pytest could not run the tests (exit code {code}):\n{out.getvalue()}")
+    return plugin.failed
 
 
 def main() -> int:
@@ -316,10 +364,8 @@ def main() -> int:
     sources = {s: (ROOT / f"{s}.py").read_text() for s in SCRIPTS if (ROOT / f"{s}.py").exists()}
 
     bad = 0
-    for script, source in sources.items():  # the unchanged scripts must pass
-        with tempfile.TemporaryDirectory() as tmp:
-            copy_with(pathlib.Path(tmp), script, source)
-            failed = run_tests(pathlib.Path(tmp), options.tests)
+    for script in sources:  # the unchanged scripts must pass
+        failed = run_tests(sources, script, options.tests)
         print(f"{'(unchanged)':45} {script:15} {'FAILS' if failed else 'passes'} {failed}")
         bad += bool(failed)
     if bad:
@@ -331,9 +377,8 @@ def main() -> int:
             bad += 1
         for script in targets:
             start = time.time()
-            with tempfile.TemporaryDirectory() as tmp:
-                copy_with(pathlib.Path(tmp), script, sources[script].replace(right, wrong))
-                failed = run_tests(pathlib.Path(tmp), options.tests)
+            mutated = {**sources, script: sources[script].replace(right, wrong)}
+            failed = run_tests(mutated, script, options.tests)
             tests = sorted({f.split("::")[-1].split("[")[0] for f in failed})
             verdict = "caught" if failed else "UNCAUGHT"
             seconds = time.time() - start

@@ -153,6 +153,7 @@ class ChainEnv(gym.Env):
 
     observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    actions = []  # every action any ChainEnv was given; a test that reads it clears it first
 
     def __init__(self):
         self.episode, self.k = -1, 0
@@ -166,6 +167,7 @@ class ChainEnv(gym.Env):
         return self.obs(), {}
 
     def step(self, action):
+        ChainEnv.actions.append(np.array(action, dtype=np.float64))
         self.k += 1
         terminated = self.episode % 2 == 1 and self.k == 2
         return self.obs(), 1.0 + self.k / 2, terminated, False, {}
@@ -310,6 +312,12 @@ class Spy:
                 return real_step(actor, obs, actions, old_logprobs, advantages, args)
 
             monkeypatch.setattr(module, "trpo_step", trpo_step)
+
+
+def initial_params(net) -> dict:
+    """A Spy's Actor or Critic parameters as they were built, by name, for functional_call."""
+    names = [n for n, _ in net.named_parameters()]
+    return dict(zip(names, net.initial, strict=True))
 
 
 def moved(net) -> float:
@@ -459,7 +467,7 @@ def recorded_lrs(monkeypatch):
 
 
 @pytest.mark.parametrize("name", PRESENT)
-def test_learning_rate_over_a_four_iteration_run(name, tmp_path, monkeypatch, recorded_lrs):
+def test_adam_learning_rates_over_a_four_iteration_run(name, tmp_path, monkeypatch, recorded_lrs):
     # Annealing (Optimization 4): iteration k of N uses lr * (1 - (k - 1) / N): the full rate
     # first, lr / N last. The logged charts/learning_rate (the policy's Adam in PPO, the value
     # net's in TRPO) says so, and so does every step of both optimizers. The minimal variants do
@@ -480,6 +488,7 @@ def test_learning_rate_over_a_four_iteration_run(name, tmp_path, monkeypatch, re
     assert len(recorded_lrs) == (2 if policy_lr is not None else 1) == len(initial)
     for lr, opt in initial.items():
         assert lr in (policy_lr, args.value_learning_rate)
+        assert opt.defaults["eps"] == args.adam_eps == 1e-5
         expected = np.repeat(np.multiply(fractions, lr), steps_per_iteration)
         np.testing.assert_allclose(opt.lrs, expected, rtol=1e-12)
 
@@ -578,3 +587,24 @@ def test_logged_mean_kl_is_kl_old_to_new_on_the_batch(name, tmp_path, monkeypatc
     ((_, logged),) = read_scalars(run_dirs(tmp_path)[0])["trust_region/mean_kl"]
     assert abs(reverse - expected) > 0.01 * expected  # the test can tell them apart
     assert logged == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_rollout_actions_are_samples_of_the_policy(name, tmp_path, monkeypatch):
+    # The environment gets a draw of N(mean(s), exp(logstd)^2) from the policy that collected the
+    # batch, unclipped. Standardized by that policy, the first iteration's 64 actions look like
+    # standard normal draws; the mean alone, or a draw with std = logstd (0 at the start: no
+    # exploration), do not.
+    module = load(name)
+    spy = Spy(module, monkeypatch)
+    ChainEnv.actions.clear()
+    args = plain_args(module, total_timesteps=64, num_steps=64)
+    train_in_process(module, args, tmp_path, monkeypatch)
+    (actor,) = spy.actors
+    params = initial_params(actor)
+    net = {k.removeprefix("mean."): v for k, v in params.items() if k.startswith("mean.")}
+    with torch.no_grad():
+        mean = torch.func.functional_call(actor.mean, net, (spy.critic_inputs[0],))
+    z = (np.array(ChainEnv.actions) - mean.numpy()) / params["logstd"].exp().numpy()
+    assert z.shape == (64, 1)
+    assert abs(z.mean()) < 0.5 and 0.7 < z.std(ddof=1) < 1.3, (z.mean(), z.std(ddof=1))
