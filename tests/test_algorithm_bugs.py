@@ -608,3 +608,42 @@ def test_rollout_actions_are_samples_of_the_policy(name, tmp_path, monkeypatch):
     z = (np.array(ChainEnv.actions) - mean.numpy()) / params["logstd"].exp().numpy()
     assert z.shape == (64, 1)
     assert abs(z.mean()) < 0.5 and 0.7 < z.std(ddof=1) < 1.3, (z.mean(), z.std(ddof=1))
+
+
+class TinyGaussian(nn.Module):
+    """The scripts' Actor interface (a `mean` net and a `logstd`), 22 parameters, float64."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.mean = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+        self.logstd = nn.Parameter(0.1 * torch.randn(2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", TRPO)
+def test_trpo_step_forecasts_the_gain_of_the_step_it_takes(name):
+    # expected_improvement is the linear model's gain g . s of the full step s that the line
+    # search tries first (g: the surrogate's gradient at the old policy), not of the unscaled CG
+    # direction: the accept-ratio test compares the actual gain with it. With a small bound the
+    # surrogate is close to linear, so the full step is taken and gains about what was forecast.
+    module = load(name)
+    actor = TinyGaussian()
+    generator = torch.Generator().manual_seed(2)
+    obs = torch.randn(512, 3, dtype=torch.float64, generator=generator)
+    params = list(actor.parameters())
+    with torch.no_grad():
+        policy = torch.distributions.Normal(actor.mean(obs), actor.logstd.exp())
+        actions = policy.sample()
+        old_logprobs = policy.log_prob(actions).sum(-1)
+    advantages = actions[:, 0] - actions[:, 1]
+    advantages = (advantages - advantages.mean()) / advantages.std()
+    new_policy = torch.distributions.Normal(actor.mean(obs), actor.logstd.exp())
+    ratio = (new_policy.log_prob(actions).sum(-1) - old_logprobs).exp()
+    g = torch.cat([x.reshape(-1) for x in torch.autograd.grad((ratio * advantages).mean(), params)])
+    theta0 = nn.utils.parameters_to_vector(params).detach().clone()
+    args = module.Args(max_kl=0.01, fisher_fraction=1.0)
+    stats = module.trpo_step(actor, obs, actions, old_logprobs, advantages, args)
+    step = nn.utils.parameters_to_vector(params).detach() - theta0
+    assert stats["accepted"] and stats["line_search_steps"] == 1
+    assert stats["expected_improvement"] == pytest.approx((g @ step).item(), rel=1e-6)
+    assert 0.5 < stats["actual_improvement"] / stats["expected_improvement"] < 1.5
