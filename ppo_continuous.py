@@ -3,9 +3,8 @@
 The PPO variant of "Implementation Matters in Deep Policy Gradients: A Case Study on PPO and TRPO"
 (Engstrom et al., ICLR 2020; section 3, Table 1) as the authors' released code runs it: the clipped
 objective (Schulman et al. 2017, eq. 7) plus the nine code-level optimizations of the paper's
-section 3, each introduced by a `# Optimization N (name):` comment and switchable from the command
-line (defaults: the released Hopper PPO configuration). Its sibling ppo_m.py is this file without
-the optimizations: `diff ppo_m.py ppo_continuous.py`.
+section 3, each tagged `# Optimization N (name):` and switchable (defaults: the released Hopper PPO
+configuration). Its sibling ppo_m.py is this file without them: `diff ppo_m.py ppo_continuous.py`.
 
 Run:  python ppo_continuous.py --env-id Hopper-v5 --seed 1
 """
