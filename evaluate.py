@@ -16,6 +16,7 @@ import pathlib
 import shutil
 import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, fields
@@ -267,6 +268,10 @@ def main(args: Args):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    # RecordVideo complains at exit about a video it could not write; main has said so already.
+    # RecordVideo complains at exit about a video it could not write, and TensorBoard's writer
+    # thread prints a traceback for a log it could not write (a full disk): main says each once.
     warnings.filterwarnings("ignore", message=".*Unable to save last video")
+    threading.excepthook = lambda hook: (
+        None if issubclass(hook.exc_type, OSError) else threading.__excepthook__(hook)
+    )
     main(tyro.cli(Args))

@@ -7,32 +7,23 @@ the released Hopper TRPO+ configuration). `diff ppo_continuous.py trpo_plus.py` 
 policy step; `diff trpo.py trpo_plus.py` only the optimizations.
 
 Run:  python trpo_plus.py --env-id Hopper-v5 --seed 1
-Help: python trpo_plus.py --help
 """
 
-import contextlib
 import io
 import math
 import os
-import random
 import signal
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Literal  # the choices of Optimization 2's --scale-reward-by
 
-try:  # torch and MuJoCo take seconds to load: a Ctrl-C meanwhile gets one line, not a traceback
-    import gymnasium as gym
-    import numpy as np
-    import torch
-    import torch.nn as nn
-    import tyro
-    from torch.utils.tensorboard import SummaryWriter
-except KeyboardInterrupt:
-    print("\nCtrl-C: aborted", file=sys.stderr)
-    sys.exit(130)
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import tyro
+from torch.utils.tensorboard import SummaryWriter
 
 
 # ==== Args ========================================================================================
@@ -42,7 +33,7 @@ class Args:
     exp_name: str = os.path.basename(__file__)[: -len(".py")]
     """the name of this experiment, part of the run directory's name"""
     seed: int = 1
-    """seed of python, numpy, torch and the environment"""
+    """seed of numpy, torch and the environment"""
     save_model: bool = False
     """save the model (weights, observation statistics, args) in the run directory"""
 
@@ -131,28 +122,24 @@ def train(args: Args):
     except gym.error.Error as e:
         fail(f"cannot make environment {args.env_id!r}: {e}")
     if not isinstance(env.action_space, gym.spaces.Box):
-        space = type(env.action_space).__name__
-        fail(f"{args.env_id} has {space} actions; this script needs continuous (Box) actions")
-    obs_dim = env.observation_space.shape[0]
-    act_dim = env.action_space.shape[0]
+        fail(f"{args.env_id} has {type(env.action_space).__name__} actions, not continuous ones")
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
 
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    try:  # here, not at the first write: a full disk or a read-only folder fails before training
+    try:  # here, not at the first write: a folder that cannot be written fails before training
         os.makedirs(f"runs/{run_name}")  # not a folder of a run of the same name and second
-        writer = Writer(f"runs/{run_name}")
+        writer = SummaryWriter(f"runs/{run_name}")
         table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
         writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + table)
     except OSError as e:
         fail(f"cannot create the run directory runs/{run_name}: {e.strerror}")
 
-    random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
     actor = Actor(obs_dim, act_dim, args)
     critic = Critic(obs_dim, args)
-    # Adam with eps 1e-5, as released. fused=True runs each Adam update as one kernel: the same
-    # arithmetic, several times fewer small ops per minibatch.
+    # Adam with eps 1e-5, as released; fused=True changes only its speed (docs/throughput.md).
     adam = dict(eps=args.adam_eps, fused=True)
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=args.value_learning_rate, **adam)
     obs_rms = RunningMeanStd((obs_dim,))
@@ -166,23 +153,21 @@ def train(args: Args):
     truncations = np.zeros(args.num_steps, dtype=np.float32)
     final_obs = np.zeros((args.num_steps, obs_dim), dtype=np.float32)
 
-    # Ctrl-C, or the SIGTERM a cluster sends at a job's time limit, finishes the iteration, then
-    # logs and saves as at the end of a full run; a second one stops at once.
+    # Ctrl-C, or a cluster's SIGTERM at a job's time limit: finish the iteration, log, save, exit.
     stop_signal = 0
 
     def request_stop(signum, frame):
         nonlocal stop_signal
         stop_signal = signum
-        signal.signal(signal.SIGINT, abort)  # a second Ctrl-C or SIGTERM, whichever came first
-        signal.signal(signal.SIGTERM, abort)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C or SIGTERM stops at once
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         name = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
         print(f"\n{name}: stopping after this iteration (press again to abort)", flush=True)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    global_step = 0
-    start_time = time.time()
+    global_step, start_time = 0, time.time()
     episode_return, episode_length = 0.0, 0  # the raw environment reward, never a scaled one
     latest_return = float("nan")
     next_obs_raw, _ = env.reset(seed=args.seed)
@@ -193,7 +178,7 @@ def train(args: Args):
     print(f"training on {args.env_id}, {args.num_iterations} iterations; logs in runs/{run_name}")
 
     for iteration in range(1, args.num_iterations + 1):
-        if stop_signal or writer.error:
+        if stop_signal:
             break
         # Optimization 4 (Adam learning-rate annealing): the learning rates fall linearly, reaching
         # 1/num_iterations of their start in the last iteration (the released LambdaLR, 1 - k/488).
@@ -225,9 +210,7 @@ def train(args: Args):
             # inside its reward scaler, so there it is on exactly when scaling is.
             if args.clip_reward:
                 reward = np.clip(reward, -args.clip_reward_bound, args.clip_reward_bound)
-            rewards[step] = reward
-            terminations[step] = termination
-            truncations[step] = truncation
+            rewards[step], terminations[step], truncations[step] = reward, termination, truncation
             # Deviation from the released code, which treats the time limit as a terminal state:
             # an episode cut by the time limit could have gone on, so GAE bootstraps it from the
             # value of its last observation, kept here before the reset.
@@ -263,9 +246,7 @@ def train(args: Args):
             # The policy that collected the batch, kept for the ratios and the KL after the update.
             b_means, old_logstd = actor.mean(b_obs), actor.logstd.clone()
             b_logprobs = gaussian_log_prob(b_means, old_logstd, b_actions)
-        b_advantages = torch.from_numpy(advantages)
-        b_returns = torch.from_numpy(returns)
-        b_values = torch.from_numpy(values)
+        b_advantages, b_returns, b_values = map(torch.from_numpy, (advantages, returns, values))
         b_inds = np.arange(args.batch_size)
 
         # ==== Value update: before the policy, on advantages from the old value net, as released =
@@ -298,8 +279,7 @@ def train(args: Args):
         trpo_stats = trpo_step(actor, b_obs, b_actions, b_logprobs, b_advantages, args)
         # The policy step's own statistics; the trust region and the rest are logged below.
         pg_loss = -trpo_stats["surrogate"]
-        with torch.no_grad():
-            entropy = gaussian_entropy(actor.logstd).item()
+        entropy = gaussian_entropy(actor.logstd.detach()).item()
         # TRPO has no policy learning rate; charts/learning_rate is the value net's.
         learning_rate = critic_optimizer.param_groups[0]["lr"]
         writer.add_scalar("charts/learning_rate", learning_rate, global_step)
@@ -314,10 +294,7 @@ def train(args: Args):
         v_loss = torch.stack(v_losses).mean().item()
         if not (np.isfinite(v_loss) and np.isfinite(pg_loss)):
             writer.close()
-            fail(
-                f"a loss became NaN or infinite at iteration {iteration}: lower the learning rates",
-                1,
-            )
+            fail(f"a loss is NaN or infinite at iteration {iteration}: lower the learning rates", 1)
         with torch.no_grad():
             # The paper's trust-region measurements (its section 5), on this batch after the whole
             # update: the mean KL(old || new) over states, and the largest ratio pi_new / pi_old.
@@ -345,7 +322,8 @@ def train(args: Args):
         )
 
     # ==== Save ====================================================================================
-    model_path = saved_path = None
+    env.close()
+    writer.close()
     if args.save_model:
         obs_stats = {"mean": torch.tensor(obs_rms.mean), "m2": torch.tensor(obs_rms.m2)}
         checkpoint = {
@@ -355,18 +333,11 @@ def train(args: Args):
             "obs_rms": {"count": obs_rms.count, **obs_stats},
             "args": asdict(args),
         }
-        # If the run's folder cannot take it, the current or the temporary folder may: keep the run.
         model_path = f"runs/{run_name}/{args.exp_name}.pt"
-        fallbacks = [f"{run_name}.pt", os.path.join(tempfile.gettempdir(), f"{run_name}.pt")]
-        saved_path = save_checkpoint(checkpoint, [model_path, *fallbacks])
-        if saved_path:
-            print(f"model saved; evaluate it with: python evaluate.py {saved_path}", flush=True)
-    env.close()
-    writer.close()
+        save_checkpoint(checkpoint, model_path)
+        print(f"model saved; evaluate it with: python evaluate.py {model_path}", flush=True)
     if stop_signal:  # saved, but not finished: the shell's exit code for the signal (130, 143)
         sys.exit(128 + stop_signal)
-    if writer.error or saved_path != model_path:  # so that benchmark.sh does not count it as done
-        sys.exit(1)
 
 
 # ==== Helpers =====================================================================================
@@ -478,8 +449,7 @@ class Critic(nn.Module):
 
 
 # The policy's Gaussian, as formulas rather than a torch.distributions.Normal: they say what is
-# computed, and a minibatch step costs about a tenth less without the distribution object. Each
-# function sums over the action dimensions, which are independent.
+# computed. Each function sums over the action dimensions, which are independent.
 def gaussian_log_prob(mean, logstd, actions):
     """log N(a; mu, sigma^2) = sum of -((a - mu) / sigma)^2 / 2 - log sigma - log(2 pi) / 2."""
     z = (actions - mean) / logstd.exp()
@@ -637,6 +607,10 @@ def check_args(args: Args) -> Args:
         ("gamma gae_lambda", lambda v: 0 <= v <= 1, "in [0, 1]"),
         ("adam_eps", lambda v: v >= 0, "non-negative"),
         ("seed", lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+        ("exp_name", lambda v: v.strip(".") and os.path.basename(v) == v, "a plain name, no '/'"),
+        ("num_minibatches", lambda v: args.num_steps % v == 0, "a divisor of --num-steps"),
+        ("num_steps", lambda v: v > 1, "at least 2"),
+        ("total_timesteps", lambda v: v >= args.num_steps, "at least one batch (--num-steps)"),
     ]
     for name, value in asdict(args).items():
         if isinstance(value, float) and not math.isfinite(value):
@@ -644,81 +618,34 @@ def check_args(args: Args) -> Args:
     for fields, test, wanted in rules:
         for name in fields.split():
             if not test(getattr(args, name)):
-                fail(f"--{name.replace('_', '-')} must be {wanted}, got {getattr(args, name)}")
-    if args.exp_name in ("", ".", "..") or "/" in args.exp_name or os.sep in args.exp_name:
-        fail(f"--exp-name must be a plain name, no '/' (it names the run), got {args.exp_name!r}")
+                fail(f"--{name.replace('_', '-')} must be {wanted}, got {getattr(args, name)!r}")
     args.batch_size = args.num_steps
-    if args.batch_size % args.num_minibatches != 0:
-        fail(
-            f"--num-minibatches {args.num_minibatches} does not divide --num-steps {args.num_steps}"
-        )
     args.minibatch_size = args.batch_size // args.num_minibatches
-    if args.batch_size < 2:
-        fail(f"a batch of {args.batch_size} sample is too small to normalize advantages")
     args.num_iterations = args.total_timesteps // args.batch_size
-    if args.num_iterations == 0:
-        fail(f"--total-timesteps {args.total_timesteps} is less than one batch ({args.batch_size})")
     if args.total_timesteps % args.batch_size:
-        print(
-            f"note: {args.total_timesteps} steps round down to {args.num_iterations} whole batches"
-        )
+        print(f"note: {args.total_timesteps} steps round down to {args.num_iterations} batches")
     return args
 
 
-def fail(message: str, code: int = 2):
-    """A user's mistake ends in one sentence on stderr and a non-zero exit, not a traceback."""
+def fail(message: str, code: int = 2):  # one sentence and a non-zero exit, not a traceback
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
 
 
-def abort(signum, frame):
-    """Ctrl-C or SIGTERM before training starts, or a second one during it: stop at once."""
-    print(f"\n{'Ctrl-C' if signum == signal.SIGINT else 'SIGTERM'}: aborted", file=sys.stderr)
-    sys.exit(128 + signum)
-
-
-class Writer(SummaryWriter):
-    """TensorBoard's writer, but a failed write (a full disk) is said once, in one sentence, and
-    stops the training loop after the iteration instead of losing the run: the model is saved."""
-
-    error: OSError | None = None
-
-    def add_scalar(self, *args):
-        self.guard(super().add_scalar, *args)
-
-    def close(self):
-        self.guard(super().close)
-
-    def guard(self, write, *args):
-        try:
-            if self.error is None:
-                write(*args)
-        except OSError as e:
-            self.error = e
-            print(f"error: cannot write the log {self.log_dir}: {e.strerror}", file=sys.stderr)
-
-
-def save_checkpoint(checkpoint: dict, paths: list[str]) -> str | None:
-    """Saves to the first of paths that takes the whole file, and returns it. Each is written under
-    a temporary name, then renamed: a full disk never leaves a truncated checkpoint behind."""
-    data = io.BytesIO()
-    torch.save(checkpoint, data)
-    for path in paths:
-        try:
-            with open(f"{path}.tmp", "wb") as f:
-                f.write(data.getbuffer())
-            os.replace(f"{path}.tmp", path)
-            return path
-        except OSError as e:
-            print(f"error: cannot save the model to {path}: {e.strerror}", file=sys.stderr)
-            with contextlib.suppress(OSError):
-                os.remove(f"{path}.tmp")
-    return None
+def save_checkpoint(checkpoint: dict, path: str):
+    """Whole or not at all: the bytes go to a temporary name, which os.replace renames to path."""
+    try:
+        data = io.BytesIO()
+        torch.save(checkpoint, data)  # into memory: torch.save to a full disk raises RuntimeError
+        with open(f"{path}.tmp", "wb") as f:
+            f.write(data.getbuffer())
+        os.replace(f"{path}.tmp", path)
+    except (OSError, RuntimeError) as e:  # a full disk, say: nothing is left at path
+        if os.path.exists(f"{path}.tmp"):
+            os.remove(f"{path}.tmp")
+        fail(f"cannot save the model to {path}: {getattr(e, 'strerror', None) or e}", 1)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, abort)  # until the training loop, where request_stop takes over
-    signal.signal(signal.SIGTERM, abort)
-    torch.set_num_threads(1)  # small MLPs: one thread is faster, and parallel runs share the cores
-    threading.excepthook = lambda _: None  # the log writer's thread: Writer says its error instead
+    torch.set_num_threads(1)  # one thread, as the benchmark ran (docs/throughput.md says why)
     train(check_args(tyro.cli(Args)))

@@ -1,6 +1,7 @@
-"""Checkpoints and evaluate.py: a finished model is never lost to a save error, a bad file or name
-is one sentence, an evaluation says what it runs, logs apart from earlier ones, survives a read-only
-folder, stops at Ctrl-C with the episodes it finished, and reads the committed older checkpoints."""
+"""Checkpoints and evaluate.py: a checkpoint is written whole or not at all, a failed save, a bad
+file or name is one sentence, an evaluation says what it runs, logs apart from earlier ones,
+survives a read-only folder, stops at Ctrl-C with the episodes it finished, and reads the committed
+older checkpoints."""
 
 import os
 import re
@@ -39,19 +40,55 @@ def test_an_exp_name_with_a_slash_is_refused_before_training(variant, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_failed_save_falls_back_and_says_where(tmp_path, capsys):
+def save_part_then_fail(obj, f, *args, **kwargs):
+    """torch.save onto a disk that fills: some bytes written, then a RuntimeError (no OSError)."""
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as file:
+            file.write(b"PK\x03\x04 a partial checkpoint")
+    else:
+        f.write(b"PK\x03\x04 a partial checkpoint")
+    raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+
+@pytest.mark.parametrize("before", [None, b"the previous checkpoint"], ids=["new", "overwrite"])
+def test_a_save_that_fails_midway_leaves_nothing_at_the_path(before, tmp_path, monkeypatch, capsys):
+    """Whole or not at all, also as root: no permission is involved. The path keeps what it held
+    (nothing, or the previous checkpoint, untouched), no temporary file is left, and the failure
+    is one sentence and exit status 1."""
     module = load("ppo_m")
-    (tmp_path / "not_a_folder").write_text("")
-    checkpoint = {"args": {"env_id": "Hopper-v5"}, "weights": torch.ones(3)}
-    paths = [
-        str(tmp_path / "not_a_folder" / "x.pt"),
-        str(tmp_path / "missing" / "x.pt"),
-        str(tmp_path / "x.pt"),
-    ]
-    assert module.save_checkpoint(checkpoint, paths) == paths[2]
-    assert torch.equal(torch.load(paths[2], weights_only=True)["weights"], torch.ones(3))
-    warnings = capsys.readouterr().err.splitlines()
-    assert len(warnings) == 2 and paths[0] in warnings[0] and paths[1] in warnings[1]
+    path = tmp_path / "model.pt"
+    if before is not None:
+        path.write_bytes(before)
+    monkeypatch.setattr(torch, "save", save_part_then_fail)
+    with pytest.raises(SystemExit) as exit:
+        module.save_checkpoint({"weights": torch.ones(3)}, str(path))
+    assert exit.value.code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if before is None else ["model.pt"])
+    if before is not None:
+        assert path.read_bytes() == before
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot save the model to {path}: [enforce fail")
+
+
+def test_a_save_into_a_folder_that_is_a_file_is_one_sentence(tmp_path, capsys):
+    module = load("trpo_plus")
+    (tmp_path / "runs").write_text("")
+    path = tmp_path / "runs" / "model.pt"
+    with pytest.raises(SystemExit) as exit:
+        module.save_checkpoint({"weights": torch.ones(3)}, str(path))
+    assert exit.value.code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: cannot save the model to {path}: Not a directory"
+
+
+def test_a_save_writes_the_checkpoint_whole(tmp_path):
+    module = load("ppo_m")
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"the previous checkpoint")
+    module.save_checkpoint({"weights": torch.arange(5.0)}, str(path))
+    assert torch.equal(torch.load(path, weights_only=True)["weights"], torch.arange(5.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
 
 
 @pytest.mark.parametrize(

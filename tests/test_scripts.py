@@ -1,7 +1,6 @@
 """End-to-end: each variant run as a user runs it, on a few hundred Hopper-v5 steps."""
 
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -108,9 +107,12 @@ def bad_inputs(variant):
     ppo = variant.startswith("ppo")
     step_size = ["--learning-rate", "-0.001"] if ppo else ["--max-kl", "-0.01"]
     # Advantages are normalized by their std: per minibatch in PPO, over the whole batch in TRPO.
-    one_sample = (["--num-steps", "64", "--num-minibatches", "64"], "minibatches of 1 sample")
+    one_sample = (["--num-steps", "64", "--num-minibatches", "64"], "at most half of --num-steps")
     if not ppo:
-        one_sample = (["--num-steps", "1", "--num-minibatches", "1"], "a batch of 1 sample")
+        one_sample = (
+            ["--num-steps", "1", "--num-minibatches", "1"],
+            "--num-steps must be at least 2",
+        )
     out_of_range = (
         ["--clip-coef", "0"] if ppo else ["--accept-ratio", "5"]
     )  # 5: no TRPO step would be taken
@@ -176,7 +178,7 @@ def test_batch_that_does_not_divide_the_steps_is_announced(variant, tmp_path):
         ]  # a negative entropy coefficient is allowed: PPO-NoClip's released configs
     result = run_script(variant, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    note = "note: 300 steps round down to 2 whole batches"
+    note = "note: 300 steps round down to 2 batches"
     assert result.stdout.splitlines()[0] == note
     assert "iter 2/2" in result.stdout and "iter 3" not in result.stdout
 
@@ -267,28 +269,11 @@ def test_sigterm_finishes_the_iteration_saves_and_exits_143(variant, tmp_path):
     assert checkpoint["obs_rms"]["count"] == 1 + 128 * iterations  # the model of the last iteration
 
 
-@pytest.mark.skipif(
-    not os.path.exists("/proc/self/maps"), reason="needs Linux's /proc to see torch loading"
-)
-def test_ctrl_c_during_start_up_is_one_line_and_exit_130(variant, tmp_path):
-    process = start(variant, *TINY, cwd=tmp_path)
-    deadline = time.monotonic() + 60
-    # Wait until torch is being loaded (its library mapped): the script is then in its imports
-    # or later.
-    while "libtorch" not in pathlib.Path(f"/proc/{process.pid}/maps").read_text():
-        assert process.poll() is None and time.monotonic() < deadline, "torch was never loaded"
-        time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert stderr.strip() == "Ctrl-C: aborted" and "iter 1/" not in stdout
-    assert not (tmp_path / "runs").exists()
-
-
-def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
+def test_second_ctrl_c_stops_at_once_without_saving(variant, tmp_path):
     # Iterations of 2048 steps: the second Ctrl-C lands while the first still waits for its
     # iteration to end.
-    process = start(variant, "--total-timesteps", "100000", "--update-epochs", "1", cwd=tmp_path)
+    args = ["--total-timesteps", "100000", "--update-epochs", "1", "--save-model"]
+    process = start(variant, *args, cwd=tmp_path)
     for line in process.stdout:
         if line.startswith("iter 1/"):
             break
@@ -299,8 +284,11 @@ def test_second_ctrl_c_is_one_line_and_exit_130(variant, tmp_path):
             break
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert stderr.strip() == "Ctrl-C: aborted" and "iter 2/" not in stdout
+    # Ended by the signal itself, as an unhandled Ctrl-C ends a program: a shell reports 130.
+    assert process.returncode == -signal.SIGINT, stderr
+    assert stderr == "" and "iter 2/" not in stdout
+    (run_dir,) = run_dirs(tmp_path)
+    assert not list(run_dir.glob("*.pt*"))  # nothing saved, nothing half-saved
 
 
 def test_nan_loss_stops_the_run_naming_the_iteration(variant, tmp_path):
@@ -325,5 +313,5 @@ def test_ctrl_c_after_sigterm_aborts_at_once(tmp_path):
             break
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert stderr.strip() == "Ctrl-C: aborted" and "iter 2/" not in stdout
+    assert process.returncode == -signal.SIGINT, stderr
+    assert stderr == "" and "iter 2/" not in stdout

@@ -16,7 +16,7 @@ idea that separates them. The rules, which every new sibling inherits:
    is a line about the policy's optimizer or step size, or a CONFIG_FIELDS default or its docstring
    (the released configurations differ), or the docstring of a VALUE_FIT_FIELDS field (PPO's policy
    update uses them too, TRPO's does not), or the check that advantages can be normalized (per
-   minibatch in PPO, per batch in TRPO).
+   minibatch in PPO, per batch in TRPO): a rule of check_args.
 """
 
 import difflib
@@ -194,8 +194,10 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
         "cg_damping",
         "max_backtracks",
         "accept_ratio",
-        # The sample-count check: its message (and the `if` above it, below).
-        "to normalize advantages",
+        # The sample-count check: a minibatch (PPO) or the batch (TRPO) of 2 samples or more, for
+        # the advantages' std.
+        "at most half of --num-steps",
+        '("num_steps", lambda v: v > 1, "at least 2")',
     )
     texts = {ppo: lines(ppo), trpo: lines(trpo)}
     allowed = {}
@@ -220,7 +222,6 @@ def test_ppo_to_trpo_diff_is_only_the_policy_step(ppo, trpo):
             i for i in args if (m := ARGS_FIELD.match(text[i])) and m[1] in VALUE_FIT_FIELDS
         }
         allowed[name] |= {i + 1 for i in value_fit if ARGS_DOC.match(text[i + 1])}
-        allowed[name] |= {i - 1 for i, line in enumerate(text) if "to normalize advantages" in line}
         allowed[name] |= {i for i in args if "# --- code-level optimizations" in text[i]}
     a, b = texts[ppo], texts[trpo]
     for old, new, range_a, range_b in hunks(a, b):
