@@ -966,8 +966,8 @@ def write_report(args):
         keys = {run.key for run in runs}
         runs += [r for r in load_records(args.records, skipped) if r.key not in keys]
         runs.sort(key=lambda r: (r.env_id, r.exp_name, r.seed))
-    if released and released.is_dir():
-        released = load_records(released, skipped, "the released code's record")
+    what = "the released code's record"
+    released = load_records(released, skipped, what) if released and released.is_dir() else []
     if not runs:
         warn(*skipped)
         sys.exit(f"benchmark_report.py: no run in {source}")
@@ -987,7 +987,7 @@ def write_report(args):
         if not len(r.iteration_returns):
             notes.append(f"`{r.source}` has no finished episodes; left out")
     warn(*notes)
-    runs, released = ([r for r in rs if len(r.iteration_returns)] for rs in (runs, released or []))
+    runs, released = ([r for r in rs if len(r.iteration_returns)] for rs in (runs, released))
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
     by_source = {r.source: r for r in runs + released}
