@@ -361,13 +361,18 @@ def run_frame(runs, origin):
         row = [run.env_id, variant, setting, run.seed, run.source, run.complete]
         row += [run.done_iterations, run.planned_iterations, run.batch_size]
         row += [aggregate(returns, "best"), aggregate(returns, "last10"), kl.mean()]
-        row += [ratio.mean(), ratio.max(), eps, delta, (ratio > 1 + eps).mean()]
-        row += [(kl > delta).mean(), (accepted == 0).sum() if accepted.notna().any() else np.nan]
+        eps = np.nan if variant.startswith("ppo_noclip") else eps  # its surrogate is not clipped
+        over = [
+            (ratio > 1 + eps).mean() if eps > 0 else np.nan,
+            (kl > delta).mean() if delta > 0 else np.nan,
+        ]
+        row += [ratio.mean(), ratio.max(), eps, delta, *over]
+        row += [(accepted == 0).sum() if accepted.notna().any() else np.nan]
         rows.append(row + list((ablation_switches(run.exp_name) or {}).values()))
     names = "env variant setting seed source complete done planned batch best last10 kl ratio "
     names += "ratio_max eps delta over_eps over_delta gave_up"
     extra = ABLATION_SWITCHES if runs and ablation_switches(runs[0].exp_name) else []
-    return pd.DataFrame(rows, columns=names.split() + extra)
+    return pd.DataFrame(rows, columns=names.split() + extra).astype({"planned": "Int64"})
 
 
 def order_envs(envs):
@@ -755,6 +760,7 @@ def plot_curves(frame, runs_by_source, paper, out):
     for env in order_envs(frame.env):
         here = frame[frame.env == env]
         variants = [v for v in VARIANT_LABELS if v in set(here.variant)]
+        variants += sorted(set(here.variant) - set(VARIANT_LABELS))
         figure, axes = panels(len(variants), 1 + (len(variants) > 3))
         for ax, variant in zip(axes.flat, variants, strict=False):
             for setting, runs in here[here.variant == variant].groupby("setting", sort=False):
