@@ -343,7 +343,8 @@ def staged(path):
 def load_paper_table(path):
     """The paper's numbers indexed by (variant, env family); empty if the file is absent."""
     if not Path(path).is_file():
-        return pd.DataFrame(columns=["mean", "ci_low", "ci_high"])
+        empty = pd.MultiIndex.from_tuples([], names=["variant", "env"])
+        return pd.DataFrame(columns=["mean", "ci_low", "ci_high"], index=empty, dtype=float)
     paper = pd.read_csv(path, comment="#").replace({"variant": {"ppo": "ppo_continuous"}})
     return paper.set_index(["variant", "env"])[["mean", "ci_low", "ci_high"]].astype(float)
 
