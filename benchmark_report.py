@@ -635,7 +635,10 @@ def returns_table(frame, paper):
             here = frame[(frame.env == env) & (frame.setting == OURS)]
             means = here.groupby("variant")[list(AGGREGATES)].mean()
             ours = [aai_acli(means[kind].to_dict()) for kind in AGGREGATES]
-            theirs = aai_acli(paper.xs(env_family(env), level="env")["mean"].to_dict())
+            f = env_family(env)
+            theirs = aai_acli(
+                {v: paper.loc[(v, f), "mean"] for v in TABLE_1 if (v, f) in paper.index}
+            )
             for i, name in enumerate(("AAI", "ACLI")):
                 rows.append([env, name, OURS, number(theirs[i]), *(number(o[i]) for o in ours)])
     columns = ["environment", "variant", "runs", "paper"]
