@@ -14,11 +14,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.stats
 from conftest import PRESENT, ROOT, load
 
 # The paper's order, as benchmark.sh's.
@@ -504,28 +505,6 @@ def test_aggregates():
     assert report.aggregate(np.array([3.0, 1.0]), "last10") == 2.0  # fewer than 10: all of them
 
 
-def test_bootstrap_ci_on_hand_worked_cases():
-    assert report.bootstrap_ci([7.0, 7.0, 7.0]) == (7.0, 7.0, 7.0)
-    # Two values 0 and 1: a resample's mean is 0, 0.5 or 1 with probability 1/4, 1/2, 1/4, so the
-    # 2.5th percentile is 0 and the 97.5th is 1.
-    assert report.bootstrap_ci([0.0, 1.0]) == (0.5, 0.0, 1.0)
-    # 0, 0, 3: a resample's mean is 3 with probability 1/27 = 3.7% > 2.5%, and 0 with 8/27.
-    assert report.bootstrap_ci([0.0, 0.0, 3.0]) == (1.0, 0.0, 3.0)
-    # Many values: close to the normal approximation, mean +- 1.96 standard errors.
-    values = np.random.default_rng(1).normal(100.0, 10.0, size=400)
-    mean, low, high = report.bootstrap_ci(values)
-    half_width = 1.96 * values.std() / np.sqrt(len(values))
-    assert low == pytest.approx(mean - half_width, abs=0.15)
-    assert high == pytest.approx(mean + half_width, abs=0.15)
-    assert report.bootstrap_ci(values) == (mean, low, high)  # a fixed RNG seed: the same every time
-
-
-def test_bootstrap_diff_ci():
-    assert report.bootstrap_diff_ci([5.0, 5.0], [2.0, 2.0, 2.0]) == (3.0, 3.0, 3.0)
-    # on: 0 and 2 (resample means 0, 1, 2); off: always 1. The difference spans -1 .. 1.
-    assert report.bootstrap_diff_ci([0.0, 2.0], [1.0]) == (0.0, -1.0, 1.0)
-
-
 def test_aai_acli_from_the_papers_means():
     walker = {"ppo_continuous": 3292, "ppo_m": 2735, "trpo": 2791, "trpo_plus": 3050}
     # AAI = max(|3292 - 3050|, |2735 - 2791|) = max(242, 56),
@@ -554,20 +533,6 @@ def test_names_and_hyperparameters():
         "anneal_lr": False,
     }
     assert report.ablation_switches("ppo_continuous") is None
-
-
-def test_rolling_mean_and_column_means_by_hand():
-    matrix = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [np.nan, 2.0, np.nan, np.nan, np.nan]])
-    # Window 2: (1), (1+2)/2, (2+3)/2, (3+4)/2, (4+5)/2; the second row's NaN are left out of
-    # the mean.
-    smoothed = report.rolling_mean(matrix, 2)
-    assert smoothed[0].tolist() == [1.0, 1.5, 2.5, 3.5, 4.5]
-    # A window without a value is NaN: columns 0 (only the first NaN), 3 and 4.
-    np.testing.assert_array_equal(smoothed[1], [np.nan, 2.0, 2.0, np.nan, np.nan])
-    # The window reaches back 3 columns: the last point is the mean of 3, 4, 5.
-    assert report.rolling_mean(matrix, 3)[0].tolist() == [1.0, 1.5, 2.0, 3.0, 4.0]
-    means = report.column_means(matrix)
-    assert means.tolist()[:2] == [1.0, 2.0] and means[2] == 3.0
 
 
 # ==================================================================================================
@@ -627,22 +592,16 @@ def write_fake_runs(runs, env_id="Hopper-v5", offset=0, exp_suffix=""):
         write_fake_run(runs, env_id, variant + exp_suffix, seed, base + offset)
 
 
-def table_rows(text, title_start):
-    """{row label: [cells]} of the markdown table under the heading that starts with title_start."""
+def table_rows(text, title_start, key=1):
+    """{the first key+1 cells joined by spaces: [the other cells]} of the markdown table under the
+    heading that starts with title_start."""
     section = re.split(r"\n#+ ", text.split(f"## {title_start}")[1])[0]  # up to the next heading
     rows = {}
-    for line in section.splitlines():
-        if line.startswith("| ") and not line.startswith("|---"):
+    for line in section.splitlines()[1:]:
+        if line.startswith("| ") and not line.startswith("|:-") and not line.startswith("|--"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            rows[cells[0]] = cells[1:]
+            rows[" ".join(cells[: key + 1])] = cells[key + 1 :]
     return rows
-
-
-def parse_cell(cell):
-    """ "1074 [1024, 1124] (...)" -> (1074.0, 1024.0, 1124.0)"""
-    mean, interval = cell.split(" [")
-    low, high = interval.split("]")[0].split(", ")
-    return float(mean), float(low), float(high)
 
 
 def test_report_on_fake_logs(tmp_path):
@@ -653,44 +612,31 @@ def test_report_on_fake_logs(tmp_path):
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=paper_csv))
 
     text = (tmp_path / "out" / "table.md").read_text()
-    best = table_rows(text, "Table 1. Best iteration")
-    assert best[""] == ["Hopper-v5 (ours)", "Hopper-v2 (paper)"]  # the header row
-    # PPO's seeds reach 1024 and 1124. With two values the bootstrap CI spans both.
-    assert best["PPO (`ppo_continuous`)"] == ["1074 [1024, 1124] (n=2)", "2513 [2391, 2632]"]
-    assert best["PPO-M (`ppo_m`)"] == ["874 [824, 924] (n=2)", "2142 [2008, 2279]"]
-    assert best["TRPO (`trpo`)"] == ["724 [724, 724] (n=2)", "2043 [1948, 2136]"]
-    assert best["TRPO+ (`trpo_plus`)"] == ["1024 [974, 1074] (n=2)", "2466 [2381, 2549]"]
+    table = table_rows(text, "Tables 1 and 2", key=2)
+    # PPO's seeds reach 1024 and 1124: mean 1074, t interval 1074 +- 12.706 * 50 = [439, 1709].
+    assert table["Hopper-v5 PPO ours"] == [
+        "2513 [2391, 2632]",
+        "1074 [439, 1709] (n=2)",
+        "1065 [430, 1700] (n=2)",
+    ]
+    assert table["Hopper-v5 TRPO ours"][1:] == ["724 [724, 724] (n=2)", "715 [715, 715] (n=2)"]
     # AAI = max(|1074 - 1024|, |874 - 724|) = 150, ACLI = max(|1074 - 874|, |1024 - 724|) = 300;
     # the paper's, from its means: max(47, 99) = 99 and max(371, 423) = 423.
-    assert best["AAI"] == ["150", "99"]
-    assert best["ACLI"] == ["300", "423"]
-    last = table_rows(text, "Table 1. Last 10 iterations")
-    assert last["PPO (`ppo_continuous`)"][0] == "1065 [1015, 1115] (n=2)"
-    assert last["TRPO (`trpo`)"][0] == "715 [715, 715] (n=2)"
-    assert "## Table 2" not in text  # no PPO-NoClip runs
-    assert "Comparisons" not in text  # one environment version, no time-limit runs
-    assert not (tmp_path / "out" / "ablation.md").exists()  # no ablation runs, no ablation section
-    # Per run: the largest max ratio is 1 + 0.1 * 12, the mean of the mean KL 0.01 * 6.5; TRPO's
-    # line search gave up twice, and its largest KL after a step taken is 0.012, under the
-    # bound 0.02.
-    assert (
-        "| Hopper-v5 | `ppo_continuous` | 1 | 12 | 2048 | 1024 | 1015 | 2.20 | 0.0650 | — | — |"
-        in text
-    )
-    assert (
-        "| Hopper-v5 | `trpo` | 1 | 12 | 2048 | 724 | 715 | 2.20 | 0.0650 | 2 of 12 | 0.0120 "
-        "(0.02) |" in text
-    )
-    # Per variant: the mean of the max ratio is 1 + 0.1 * 6.5; PPO's max ratio 1 + 0.1 k is above
-    # 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58.3%; TRPO's mean KL 0.01 k is above delta =
-    # 0.02 in iterations 3..12, 10 of 12 = 83.3%.
-    assert (
-        "| Hopper-v5 | PPO (`ppo_continuous`) | 2 | 0.0650 | 1.65 | 2.20 | 58.3% (eps 0.5) | — |"
-        in text
-    )
-    assert (
-        "| Hopper-v5 | TRPO (`trpo`) | 2 | 0.0650 | 1.65 | 2.20 | — | 83.3% (delta 0.02) |" in text
-    )
+    assert table["Hopper-v5 AAI ours"] == ["99", "150", "150"]
+    assert table["Hopper-v5 ACLI ours"] == ["423", "300", "300"]
+    assert "Comparisons" not in text  # one environment version, no time-limit or released runs
+    assert not (tmp_path / "out" / "ablation.md").exists()
+    # Per variant: the mean KL 0.01 k has mean 0.065; the max ratio 1 + 0.1 k has mean 1.65, largest
+    # 2.2; PPO's is above 1 + eps = 1.5 in iterations 6..12, 7 of 12 = 58.3%; TRPO's mean KL is
+    # above delta = 0.02 in iterations 3..12, 10 of 12 = 83.3%.
+    trust = table_rows(text, "Trust region", key=2)
+    assert trust["Hopper-v5 PPO ours"] == ["2", "2.2", "0.065", "1.65", "0.5833", "—", "0.5", "—"]
+    assert trust["Hopper-v5 TRPO ours"][4:] == ["—", "0.8333", "—", "0.02"]
+    # Per run: TRPO's line search gave up in 2 of 12 iterations.
+    per_run = table_rows(text, "Per run", key=1)
+    assert per_run["Hopper-v5 Hopper-v5__trpo__1__1700000000"] == [
+        "12", "724", "715", "0.065", "1.65", "2",
+    ]  # fmt: skip
     for name in ("curves_Hopper-v5.png", "trust_region_Hopper-v5.png"):
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -735,7 +681,7 @@ def test_report_from_records_equals_report_from_event_files(tmp_path, capsys):
     assert len(list(records.glob("*.csv"))) == 8 * 2 + 6
     assert max(path.stat().st_size for path in records.iterdir()) < 2000  # 12 iterations each
     report.main(report.Args(records=records, out=tmp_path / "from_records", paper_table=paper_csv))
-    for name in ("table.md", "ablation.md", "summary.md"):
+    for name in ("table.md", "ablation.md", "claims.csv"):
         assert (tmp_path / "from_records" / name).read_text() == (
             tmp_path / "from_runs" / name
         ).read_text()
@@ -798,87 +744,6 @@ def test_report_from_records_and_event_files_together(tmp_path):
         ).read_bytes()
 
 
-def test_tables_1_and_2_with_env_versions_and_time_limits(tmp_path):
-    runs = tmp_path / "runs"
-    write_fake_runs(runs, "Walker2d-v4")
-    write_fake_runs(runs, "Walker2d-v5", offset=200)
-    for seed in (1, 2):
-        write_fake_run(runs, "Walker2d-v4", "ppo_continuous_tlterm", seed, 900)
-        write_fake_run(runs, "Walker2d-v4", "ppo_noclip", seed, 1200 + 100 * seed)
-    paper_csv = tmp_path / "paper.csv"
-    paper_csv.write_text(PAPER_CSV.replace("Hopper", "Walker2d"))
-    report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=paper_csv))
-    text = (tmp_path / "out" / "table.md").read_text()
-
-    best = table_rows(text, "Table 1. Best iteration")
-    assert best[""] == [
-        "Walker2d-v4 (ours)",
-        "Walker2d-v2 (paper)",
-        "Walker2d-v5 (ours)",
-        "Walker2d-v2 (paper)",
-    ]
-    assert best["PPO (`ppo_continuous`)"] == [
-        "1074 [1024, 1124] (n=2)",
-        "2513 [2391, 2632]",
-        "1274 [1224, 1324] (n=2)",
-        "2513 [2391, 2632]",
-    ]
-    # Its own row, beside the paper's PPO; no AAI of its own, as the other three have no such runs.
-    tlterm = best["PPO, time limit as termination (`ppo_continuous_tlterm`)"]
-    assert tlterm == ["924 [924, 924] (n=2)", "2513 [2391, 2632]", "—", "2513 [2391, 2632]"]
-    assert best["AAI (time limit as termination)"] == ["—", "99", "—", "99"]
-    assert list(best)[1:6] == [
-        "PPO (`ppo_continuous`)",
-        "PPO-M (`ppo_m`)",
-        "TRPO (`trpo`)",
-        "TRPO+ (`trpo_plus`)",
-        "PPO, time limit as termination (`ppo_continuous_tlterm`)",
-    ]
-    assert "PPO-NoClip (`ppo_noclip`)" not in best
-
-    # Table 2: PPO-NoClip (bests 1324 and 1424), PPO beside it; PPO-NoClip ran on Walker2d-v4 only.
-    table_2 = table_rows(text, "Table 2. Best iteration")
-    assert list(table_2) == [
-        "",
-        "PPO-NoClip (`ppo_noclip`)",
-        "PPO (`ppo_continuous`)",
-        "PPO, time limit as termination (`ppo_continuous_tlterm`)",
-    ]
-    assert table_2["PPO-NoClip (`ppo_noclip`)"][:2] == [
-        "1374 [1324, 1424] (n=2)",
-        "2371 [2316, 2424]",
-    ]
-    assert table_2["PPO (`ppo_continuous`)"][0] == "1074 [1024, 1124] (n=2)"
-    assert "AAI" not in table_2
-    assert "## Table 2. Last 10 iterations" in text
-
-    # v4 against v5, unpaired: each v5 seed is 200 higher, so "lower on v5" is contradicted.
-    # Resampled, PPO's v4 mean is 1024, 1074 or 1124 and its v5 mean 1224, 1274 or 1324, each end
-    # with probability 1/4; 1/16 > 2.5%, so the interval is [-300, -100].
-    comparisons = table_rows(text, "Comparisons that the paper did not make")
-    v5 = comparisons["PPO: lower on Walker2d-v5 than on Walker2d-v4"]
-    assert v5[:2] == ["Walker2d-v4, Walker2d-v5", "unpaired"]
-    assert v5[3:] == ["-200 [-300, -100], P=0.00: **contradicted**"] * 2 + ["2 each"]
-    assert (
-        comparisons["TRPO: lower on Walker2d-v5 than on Walker2d-v4"][3]
-        == "-200 [-200, -200], P=0.00: **contradicted**"
-    )
-    # The time limit, paired by seed: the default's seeds (1024 and 1124) minus the same seeds taken
-    # as termination (924 both): 100 and 200, resampled as pairs: +150 [100, 200].
-    tlterm = comparisons[
-        "PPO: bootstrapping the time limit scores above taking it as a termination"
-    ]
-    assert tlterm == [
-        "Walker2d-v4",
-        "paired by seed",
-        "—",
-        *["+150 [100, 200], P=1.00: **holds**"] * 2,
-        "2 pairs",
-    ]
-    # The header, four variants on two versions, one time-limit pair
-    assert len(comparisons) == 1 + 4 + 1
-
-
 def test_report_notes_and_missing_paper_table(tmp_path, capsys):
     runs = tmp_path / "runs"
     write_fake_run(runs, "Walker2d-v5", "my_change", 1, 100, unix_time=1700000000)
@@ -887,9 +752,14 @@ def test_report_notes_and_missing_paper_table(tmp_path, capsys):
     write_fake_run(runs, "Walker2d-v5", "my_change", 2, 200, hparams=False)
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     text = (tmp_path / "out" / "table.md").read_text()
-    best = table_rows(text, "Table 1. Best iteration")
-    assert best["`my_change`"] == ["274 [224, 324] (n=2)", "—"]  # seeds: 324 and 224
-    assert best["AAI"] == ["—", "—"]
+    table = table_rows(text, "Tables 1 and 2", key=2)
+    # Seeds 324 and 224: mean 274, t interval 274 +- 12.706 * 50.
+    assert table["Walker2d-v5 `my_change` ours"] == [
+        "",
+        "274 [-361, 909] (n=2)",
+        "265 [-370, 900] (n=2)",
+    ]
+    assert "Walker2d-v5 AAI ours" not in table  # AAI needs all four variants
     assert "2 run folders, used the newest" in text
     assert "no batch size in its hyperparameters, assumed 2048" in text
     assert "The paper's numbers were not found" in text
@@ -903,11 +773,11 @@ def test_report_notes_and_missing_paper_table(tmp_path, capsys):
 def test_default_paper_table_is_the_repositorys(tmp_path):
     paper = report.load_paper_table(report.Args(out=tmp_path).paper_table)
     assert len(paper) == 5 * 3
-    assert paper["ppo_continuous", "Walker2d"] == (3292, 3157, 3426)
-    assert paper["trpo_plus", "Humanoid"] == (1030, 979, 1083)
-    assert paper["ppo_noclip", "Hopper"] == (2371, 2316, 2424)
+    assert paper.loc["ppo_continuous", "Walker2d"].tolist() == [3292, 3157, 3426]
+    assert paper.loc["trpo_plus", "Humanoid"].tolist() == [1030, 979, 1083]
+    assert paper.loc["ppo_noclip", "Hopper"].tolist() == [2371, 2316, 2424]
     # Hopper: AAI max(|2513 - 2466|, |2142 - 2043|) = 99 as printed in the paper.
-    assert report.aai_acli({v: paper[v, "Hopper"][0] for v in report.TABLE_1})[0] == 99
+    assert report.aai_acli({v: paper.loc[v, "Hopper"]["mean"] for v in report.TABLE_1})[0] == 99
 
 
 def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
@@ -917,21 +787,25 @@ def test_report_leaves_unfinished_runs_out_of_the_tables(tmp_path):
     write_fake_run(runs, "Hopper-v5", "ppo_continuous", 2, 5000, planned=2 * ITERATIONS)
     report.main(report.Args(runs=runs, out=tmp_path / "out", paper_table=tmp_path / "absent.csv"))
     text = (tmp_path / "out" / "table.md").read_text()
-    best = table_rows(text, "Table 1. Best iteration")
-    assert best["PPO (`ppo_continuous`)"][0] == "1024 [1024, 1024] (n=1)"  # seed 1 only
-    assert f"| Hopper-v5 | `ppo_continuous` | 2 | {ITERATIONS} of {2 * ITERATIONS} | 2048 |" in text
+    table = table_rows(text, "Tables 1 and 2", key=2)
+    assert table["Hopper-v5 PPO ours"] == ["", "1024 (n=1)", "1015 (n=1)"]  # seed 1 only
+    per_run = table_rows(text, "Per run", key=1)
+    assert per_run["Hopper-v5 Hopper-v5__ppo_continuous__2__1700000000"][0] == "12 of 24"
     assert f"has {ITERATIONS} of {2 * ITERATIONS} iterations" in text
 
 
-def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS, max_ratio=1.5):
+def write_record(
+    records, env_id, exp_name, seed, value, iterations=ITERATIONS, max_ratio=1.5, kl=0.01, header=""
+):
     """A finished run's record whose every iteration returns `value` (so both aggregates do)."""
     columns = {name: np.full(iterations, np.nan) for name in report.RECORD_COLUMNS[2:]}
     columns["mean_return"][:] = value
     columns["episodes"][:] = 2
-    columns["mean_kl"][:] = 0.01
+    columns["mean_kl"][:] = kl
     columns["max_ratio"][:] = max_ratio
     source = f"{env_id}__{exp_name}__{seed}__1700000000"
     run = report.Run(env_id, exp_name, seed, source, BATCH, False, iterations, None, 0.2, columns)
+    run.header = header
     records.mkdir(parents=True, exist_ok=True)
     report.write_record(run, records / f"{run.key}.csv")
     # The report writes under a temporary name that its main renames at the end: rename it here.
@@ -939,325 +813,191 @@ def write_record(records, env_id, exp_name, seed, value, iterations=ITERATIONS, 
     temporary.replace(final)
 
 
-def test_verdict_rule_on_hand_worked_cases():
-    judge, difference = report.report_stats.judge, report.report_stats.difference_of_means
-    # A clear difference: every resample of the first group is above every resample of the second.
-    clear = judge([[3000, 3100, 3200], [1000, 1100, 1200]], difference)
-    assert (clear.estimate, clear.p, clear.word) == (2000, 1.0, "holds")
-    # The resampled means differ by 1800 to 2200.
-    assert 1800 <= clear.low < 2000 < clear.high <= 2200
-    assert judge([[1000, 1100, 1200], [3000, 3100, 3200]], difference).word == "contradicted"
-    # No difference: the same values in both groups, the statistic symmetric about 0.
-    same = judge([[2000, 2100, 2200], [2000, 2100, 2200]], difference)
-    assert same.estimate == 0 and same.low < 0 < same.high and same.word == "no evidence"
-    assert same.p == pytest.approx(0.5, abs=0.02)
-    # A tie counts half: identical values give a statistic of 0 in every resample, P exactly 1/2.
-    assert judge([[5, 5], [5, 5]], difference).p == 0.5
-    # One outlier seed carries a mean difference of +950: the first group's resampled mean is 1000
-    # (no difference) with probability (2/3)^3 = 0.30, so P is about 0.7, under 0.8, and the
-    # interval reaches below 0.
-    outlier = judge([[1000, 1000, 4000], [1000, 1050, 1100]], difference)
-    assert outlier.estimate == 950 and outlier.low < 0 and outlier.word == "no evidence"
-    assert outlier.p == pytest.approx(1 - (2 / 3) ** 3, abs=0.02)
-    # One run in a group: no spread to resample, no verdict.
-    assert judge([[3000], [1000, 1100]], difference).word == "too few runs"
-    # The thresholds themselves.
-    word = report.report_stats.verdict_word
-    assert [word(-1, 1, p) for p in (0.8, 0.79, 0.5, 0.21, 0.2)] == [
-        "leans",
-        "no evidence",
-        "no evidence",
-        "no evidence",
-        "leans against",
+def readme_table(readme):
+    """{first cell: [cells]} of the README block's table."""
+    block = readme_block(readme.read_text())
+    rows = {}
+    for line in block.splitlines():
+        if line.startswith("| ") and not line.startswith("|:-"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def readme_block(text):
+    return text[
+        text.index(report.REPRO_START) + len(report.REPRO_START) + 1 : text.index(report.REPRO_END)
     ]
 
 
-def test_verdicts_from_synthetic_records(tmp_path):
-    records = tmp_path / "records"
-    # Walker2d-v4, where the answers are known: PPO far above PPO-M (a clear difference), TRPO+ and
-    # TRPO the same (no difference). Hopper-v4: PPO's mean above PPO-M's by one outlier seed alone.
-    values = {
-        ("Walker2d-v4", "ppo_continuous"): [3000, 3100, 3200],
-        ("Walker2d-v4", "ppo_m"): [1000, 1100, 1200],
-        ("Walker2d-v4", "trpo"): [2000, 2100, 2200],
-        ("Walker2d-v4", "trpo_plus"): [2000, 2100, 2200],
-        ("Hopper-v4", "ppo_continuous"): [1000, 1000, 4000],
-        ("Hopper-v4", "ppo_m"): [1000, 1050, 1100],
-        ("Hopper-v4", "trpo"): [1000, 1050, 1100],
-        ("Hopper-v4", "trpo_plus"): [1000, 1050, 1100],
+FIVE = [0, 100, 200, 300, 400]
+
+
+def known_world(records, released):
+    """Hopper-v4: PPO far above PPO-M (agrees), TRPO+ far below TRPO (disagrees), ACLI = AAI (not
+    resolved); PPO-M's trust region 5x PPO's (agrees), PPO-NoClip's 1.1x (inside [1/2, 2]: agrees),
+    NoClip on PPO's config 5x (outside: disagrees); the released code's PPO, 3 seeds. Walker2d-v4:
+    one PPO-M seed (not resolved), the rest alike."""
+    for seed in range(1, 6):
+        i = seed - 1
+        ratio = 1.5 + 0.01 * seed
+        write_record(records, "Hopper-v4", "ppo_continuous", seed, 3000 + FIVE[i], max_ratio=ratio)
+        write_record(
+            records, "Hopper-v4", "ppo_m", seed, 1000 + FIVE[i], max_ratio=3 + ratio, kl=0.05
+        )
+        write_record(records, "Hopper-v4", "trpo", seed, 2000 + FIVE[i], max_ratio=ratio)
+        write_record(records, "Hopper-v4", "trpo_plus", seed, 1000 + FIVE[i], max_ratio=ratio)
+        write_record(records, "Hopper-v4", "ppo_noclip", seed, 2500, max_ratio=ratio, kl=0.011)
+        write_record(
+            records, "Hopper-v4", "ppo_noclip_only", seed, 2500, max_ratio=3 + ratio, kl=0.05
+        )
+        for variant in report.TABLE_1[:: 1 if seed == 1 else 2]:
+            write_record(records, "Walker2d-v4", variant, seed, 2000 + FIVE[i], max_ratio=ratio)
+    for seed in (1, 2, 3):
+        header = "# Per-iteration record of the released code's run, by hand."
+        write_record(released, "Hopper-v4", "ppo_continuous", seed, 2000 + seed, header=header)
+
+
+def test_known_answers_reach_the_readme_marks_and_claims_csv(tmp_path):
+    records, released = tmp_path / "records", tmp_path / "released"
+    known_world(records, released)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# A project\n\n{report.REPRO_START}\nold\n{report.REPRO_END}\nMore.\n")
+    report.main(
+        report.Args(records=records, out=tmp_path / "out", readme=readme, released=released)
+    )
+    rows = readme_table(readme)
+    assert list(rows)[0] == ""  # the header: n per environment, the most seeds of a variant
+    assert rows[""] == ["Hopper-v4 (n=5)", "Walker2d-v4 (n=5)"]
+    # paper / last 10 / best; Walker2d-v4's PPO-M has one seed, said in its cell.
+    assert rows["PPO"] == ["2513 / 3200 / 3200", "3292 / 2200 / 2200"]
+    assert rows["PPO-M"] == ["2142 / 1200 / 1200", "2735 / 2000 / 2000 (n=1)"]
+    assert rows["PPO, released code"] == ["— / 2002 / 2002 (n=3)", "— / — / — (n=0)"]
+    marks = {
+        row: cells
+        for row, cells in rows.items()
+        if "," in row and "/" in cells[0] or "plots" in row
     }
-    for (env, variant), seeds in values.items():
-        for seed, value in enumerate(seeds, start=1):
-            write_record(records, env, variant, seed, value)
-    report.main(report.Args(records=records, out=tmp_path / "out", readme=tmp_path / "absent.md"))
+    assert rows["PPO > PPO-M, Table 1 (best / last 10)"] == [
+        "agrees / agrees", "not resolved / not resolved",
+    ]  # fmt: skip
+    assert rows["TRPO+ > TRPO, Table 1 (best / last 10)"][0] == "disagrees / disagrees"
+    assert rows["ACLI > AAI, Table 1 (best / last 10)"][0] == "not resolved / not resolved"
+    assert rows["PPO's max ratio beyond 1 + eps, trust-region plots"][0] == "agrees"
+    assert rows["PPO-M's mean KL above PPO's, trust-region plots"][0] == "agrees"
+    assert rows["PPO-NoClip's mean KL as PPO's, within 2x, trust-region plots"][0] == "agrees"
+    assert rows["the same, NoClip on PPO's config: mean KL, trust-region plots"] == [
+        "disagrees", "—",
+    ]  # fmt: skip
+    assert marks  # the claims' rows are there
+    # claims.csv has the same marks as data, with the statistics behind them.
+    claims = pd.read_csv(tmp_path / "out" / "claims.csv")
+    ppo = claims[(claims.env == "Hopper-v4") & (claims.claim == "ppo_ppom")].iloc[0]
+    assert (ppo.estimate, ppo.mark, ppo.n) == (2000, "agrees", "5, 5")
+    assert ppo.p == pytest.approx(1 / 252)  # the most extreme of the 252 splits
+    noclip = claims[(claims.env == "Hopper-v4") & (claims.claim == "noclip_only_kl")].iloc[0]
+    assert noclip.estimate == pytest.approx(5.0) and noclip.mark == "disagrees"
+    # The released code against ours: 3 seeds against 5, in the comparisons, not among the claims.
     text = (tmp_path / "out" / "table.md").read_text()
-    assert report.report_stats.VERDICT_RULE in text  # the rule, stated with the verdicts
-    assert "`scipy.stats.bootstrap`" in text
-    assert (
-        "including episodes begun" not in text
-        and "episodes begun under the previous policy" in text
-    )
-    claims = [
-        line.split(" | ")
-        for line in text.splitlines()
-        if line.startswith("| PPO > PPO-M") or "TRPO+ > TRPO" in line
-    ]
-    verdicts = {
-        (cells[1], cells[0].lstrip("| ").split(":")[0]): (cells[4], cells[5]) for cells in claims
-    }
-    clear = verdicts["Walker2d-v4", "PPO > PPO-M"]
-    assert (
-        clear[0] == clear[1]
-        and clear[0].startswith("+2000 [18")
-        and clear[0].endswith("P=1.00: **holds**")
-    )
-    none = verdicts["Walker2d-v4", "TRPO+ > TRPO"]
-    assert none[0] == none[1] and none[0].startswith("0 [") and none[0].endswith("**no evidence**")
-    outlier = verdicts["Hopper-v4", "PPO > PPO-M"]
-    assert outlier[0].startswith("+950 [-") and outlier[0].endswith("**no evidence**")
-    # The summary says the same, in its own layout, and so does nothing else by hand.
-    summary = (tmp_path / "out" / "summary.md").read_text()
-    assert (
-        f"| PPO > PPO-M, best iteration | **holds** {clear[0].split(':')[0]} (paper: +557) |"
-        in summary
-    )
-    assert "(3 seeds per cell, 24576 steps each)" in summary
-    assert "[table.md](table.md#claims-and-verdicts)" in summary
+    compared = table_rows(text, "Comparisons", key=3)
+    row = compared["Hopper-v4 PPO ours minus the released code best iteration"]
+    assert row[1:] == ["5, 3", "0.0179, 1.0000", "above"]  # 1/56 < 0.025
+    assert "released" not in " ".join(claims.text)
 
 
-def ablation_name(combination):
-    bits = zip(report.ABLATION_SWITCHES, combination, strict=True)
-    return "ablation_" + "_".join(f"{switch}{int(on)}" for switch, on in bits)
+GOLDEN = Path(__file__).with_name("golden_readme_block.md")  # the block, rendered once
 
 
-def test_ablation_from_synthetic_records(tmp_path):
+def test_golden_render_of_the_readme_block(tmp_path):
     records = tmp_path / "records"
-    # A made-up world: reward scaling +300, annealing +100, init +50, value clipping nothing;
-    # each seed adds the same to every configuration, so every on-minus-off pair shows the
-    # effect exactly.
-    effects = {"clip_vloss": 0, "scale_reward": 300, "ortho_init": 50, "anneal_lr": 100}
-    missing = {(2, (False, True, True, False)), (2, (True, True, True, True))}  # not run (yet)
-    for seed in (1, 2):
-        for number in range(16):
-            combination = tuple(bool(number >> i & 1) for i in range(4))
-            if (seed, combination) in missing:
-                continue
-            value = (
-                1000
-                + 10 * seed
-                + sum(effects[s] for s, on in zip(effects, combination, strict=True) if on)
+    for seed in (1, 2, 3):
+        for variant, value in zip(report.TABLE_1, (3000, 2000, 1000, 1500), strict=True):
+            write_record(
+                records, "Hopper-v4", variant, seed, value + 10 * seed, max_ratio=1.5 + seed / 100
             )
-            write_record(records, "Walker2d-v4", ablation_name(combination), seed, value)
     readme = tmp_path / "README.md"
-    readme.write_text("\n".join(report.README_BLOCKS["results-summary"]) + "\n")
+    readme.write_text(f"{report.REPRO_START}\n{report.REPRO_END}\n")
     report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
-    out = tmp_path / "out"
-    assert not (out / "table.md").exists()
-    text = (out / "ablation.md").read_text()
-    assert report.NO_LR_SWEEP in text and report.report_stats.VERDICT_RULE in text
-    # The grid: 30 of 2 x 16 runs; each missing run takes one pair from every switch (the two
-    # missing runs differ in two switches, so they are not a pair): 16 - 2 = 14 pairs of 8 x 2.
-    grid = table_rows(text, "The grid")
-    pairs = "`--clip-vloss` 14, `--scale-reward` 14, `--ortho-init` 14, `--anneal-lr` 14 (of 16)"
-    assert grid["Walker2d-v4"] == ["30 of 32 (16 x seeds 1, 2)", pairs, "seed 2: 1111, 0110"]
-    effect = table_rows(text, "Walker2d-v4: effect of turning each switch on")
-    assert effect["`--scale-reward` raises the return"] == [
-        "up",
-        *["+300 [300, 300], P=1.00: **holds**"] * 2,
-        "14",
-        "as the paper",
+    assert readme_block(readme.read_text()) == GOLDEN.read_text()
+
+
+def test_calibration_of_the_rule_on_5_seed_draws_like_the_records():
+    """With no true difference the rule says agrees in at most 6.5% of draws; with one it says so.
+    The draws resample the committed records' best-iteration returns (skewed: Humanoid-v4 TRPO+;
+    two clusters: Walker2d-v4's ablation runs, half of which collapse), and a lognormal."""
+    rng = np.random.default_rng(0)
+    records = ROOT / "benchmark_results" / "records"
+    skewed = [
+        report.read_record(p).iteration_returns.max()
+        for p in records.glob("Humanoid-v4__trpo_plus__*.csv")
     ]
-    assert effect["`--anneal-lr` raises the return"][1] == "+100 [100, 100], P=1.00: **holds**"
-    assert effect["`--ortho-init` raises the return"][1] == "+50 [50, 50], P=1.00: **holds**"
-    # No effect at all: a statistic of 0 in every resample, P 1/2 by the tie rule.
-    assert effect["`--clip-vloss` raises the return"] == [
-        "no gain",
-        *["0 [0, 0], P=0.50: **no evidence**"] * 2,
-        "14",
-        "as the paper",
+    clusters = [
+        report.read_record(p).iteration_returns.max()
+        for p in records.glob("Walker2d-v4__ablation_*.csv")
     ]
-    # Apart with reward scaling on and off: the made-up effects add up, so the same either way;
-    # both missing runs have scaling on, and each takes one pair from every other switch.
-    assert report.SCALING_SPLIT in text
-    split = table_rows(text, "Walker2d-v4: the effect with reward scaling on and off")
-    assert split["`--ortho-init` raises the return"] == [
-        *["+50 [50, 50], P=1.00: **holds**"] * 2,
-        "6 / 8",
-    ]
-    assert split["`--clip-vloss` raises the return"][2] == "6 / 8"
-    assert "`--scale-reward` raises the return" not in split
-    assert (out / "ablation_Walker2d-v4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    summary = (out / "summary.md").read_text()
-    assert "![Walker2d-v4: ablation](ablation_Walker2d-v4.png)" in summary
+    populations = {"lognormal": np.exp(rng.normal(7, 0.8, 1000))}
+    if len(skewed) >= 5 and len(clusters) >= 20:
+        populations |= {"skewed": np.array(skewed), "two clusters": np.array(clusters)}
+    draws, stats = 2000, report.stats
+    rates, clear = {}, {}
+    for name, population in populations.items():
+        a, b = (rng.choice(population, size=(draws, 5)) for _ in range(2))
+        marks = stats.mark_of(
+            stats.permutation_p(a, b, "greater"), stats.permutation_p(a, b, "less")
+        )
+        rates[name, "unpaired"] = np.mean(marks == "agrees")
+        d = rng.choice(population, size=(draws, 5)) - rng.choice(population, size=(draws, 5))
+        # The paired t-test vectorized over the draws; the report's own function on the first 100.
+        p = [
+            scipy.stats.ttest_1samp(d, 0, axis=1, alternative=s).pvalue for s in ("greater", "less")
+        ]
+        paired = stats.mark_of(*p)
+        assert [stats.paired_greater(x, 0 * x).mark for x in d[:100]] == paired[:100].tolist()
+        rates[name, "paired"] = np.mean(paired == "agrees")
+        four = rng.choice(population, size=(4, 400, 5))
+        rates[name, "ACLI - AAI"] = np.mean(
+            [stats.acli_minus_aai(*g).mark == "agrees" for g in four.transpose(1, 0, 2)]
+        )
+        # A clear difference: one group shifted by two of the population's standard deviations.
+        shift = 2 * population.std()
+        p = [stats.permutation_p(a + shift, b, s) for s in ("greater", "less")]
+        clear[name] = stats.mark_of(*p)
+    print("\nfalse-positive rate of 'agrees':", {k: f"{v:.4f}" for k, v in rates.items()})
+    for name, marks in clear.items():
+        assert np.mean(marks == "agrees") > 0.5 and np.mean(marks == "disagrees") < 0.005, name
+    assert len(populations) == 3 or not any(records.glob("*.csv"))
+    for key, rate in rates.items():
+        assert rate <= 0.065, (key, rate)
+
+
+def test_the_tests_on_hand_worked_cases():
+    stats = report.stats
+    # 5 against 5, every value of the first above every value of the second: the observed split is
+    # the most extreme of C(10, 5) = 252, p = 1/252 one way and 1 the other.
+    clear = stats.greater([6, 7, 8, 9, 10], [1, 2, 3, 4, 5])
+    assert (clear.estimate, clear.p, clear.p_against, clear.mark) == (5, 1 / 252, 1.0, "agrees")
+    assert stats.greater([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).mark == "disagrees"
+    assert stats.greater([1, 2, 3], [1, 2, 3]).mark == "not resolved"
+    assert stats.greater([3000], [1000, 1100]).mark == "not resolved"  # one run: no test
+    # Equivalence: within a margin of 1 (TOST) or beyond it.
     assert (
-        "- reward scaling raises the return (paper: up): **holds** +300 [300, 300], P=1.00;"
-        in summary
+        stats.equivalent([0.0, 0.1, 0.2, 0.3, 0.4], [0.05, 0.1, 0.2, 0.3, 0.35], 1.0).mark
+        == "agrees"
     )
-    assert "30 of 32 runs; missing" in summary and "seed 2: 1111, 0110" in summary
-    # The README's block: the grid's count, the no-sweep caveat, one line per switch, the figure.
-    lines = readme_block(readme.read_text(), "results-summary").splitlines()
-    assert "(Walker2d-v4: 30 of 32 runs, seeds 1, 2)" in lines[0] and report.NO_LR_SWEEP in lines[0]
-    assert lines[1:5] == [
-        "  - value clipping raises the return (paper: no gain): Walker2d-v4 **no evidence** "
-        "0 [0, 0], P=0.50 (14 pairs), as the paper (with reward scaling: **no evidence** "
-        "0 [0, 0], P=0.50; without: **no evidence** 0 [0, 0], P=0.50).",
-        "  - reward scaling raises the return (paper: up): Walker2d-v4 **holds** "
-        "+300 [300, 300], P=1.00 (14 pairs), as the paper.",
-        "  - orthogonal init raises the return (paper: up): Walker2d-v4 **holds** "
-        "+50 [50, 50], P=1.00 (14 pairs), as the paper.",
-        "  - learning-rate annealing raises the return (paper: up): Walker2d-v4 **holds** "
-        "+100 [100, 100], P=1.00 (14 pairs), as the paper.",
-    ]
-    assert lines[5:] == ["", "![Walker2d-v4: ablation](out/ablation_Walker2d-v4.png)"]
-
-
-def test_pair_counts_read_as_english():
-    assert report.pairs_text(1) == "1 pair"
-    assert report.pairs_text(0) == "0 pairs" and report.pairs_text(14) == "14 pairs"
-
-
-@pytest.mark.parametrize(
-    "switch, word, reading, short",
-    [
-        ("scale_reward", "holds", "as the paper", "agrees"),
-        ("scale_reward", "leans", "the paper's gain not shown", "not shown"),
-        ("scale_reward", "contradicted", "against the paper; it lowers the return", "disagrees"),
-        ("clip_vloss", "holds", "against the paper: a gain", "disagrees"),
-        ("clip_vloss", "leans", "as the paper", "agrees"),
-        ("clip_vloss", "contradicted", "as the paper; it lowers the return", "agrees"),
-        ("clip_vloss", "too few runs", "too few runs to tell", "not shown"),
-    ],
-)
-def test_a_verdict_reads_against_the_papers_reading_of_its_switch(switch, word, reading, short):
-    # "up" (reward scaling) is borne out by holds alone; "no gain" (value clipping) by all else.
-    verdict = types.SimpleNamespace(word=word)
-    assert report.paper_reading(switch, verdict) == reading
-    assert report.paper_reading(switch, verdict, short=True) == short
-
-
-def readme_block(text, name):
-    """The text between a README block's marker lines, without them."""
-    first, last = report.README_BLOCKS[name]
-    return text[text.index(first) + len(first) + 1 : text.index(last)]
-
-
-def test_readme_blocks_go_between_their_markers(tmp_path, capsys):
-    records = tmp_path / "records"
-    for seed in (1, 2):
-        for variant, value in (
-            ("ppo_continuous", 3000),
-            ("ppo_m", 2000),
-            ("trpo", 1000),
-            ("trpo_plus", 1500),
-        ):
-            write_record(records, "Hopper-v4", variant, seed, value + seed)
-    readme = tmp_path / "README.md"
-    before, middle, after = "# A project\n\n", "\nSome text.\n\n", "\n## After\n\nMore text.\n"
-    old = (
-        before
-        + f"{report.HEADLINE_START}\nold, by hand\n{report.HEADLINE_END}"
-        + middle
-        + f"{report.SUMMARY_START}\nold, hand-written\n{report.SUMMARY_END}"
-        + after
+    assert (
+        stats.equivalent([5.0, 5.1, 5.2, 5.3, 5.4], [0.0, 0.1, 0.2, 0.3, 0.4], 1.0).mark
+        == "disagrees"
     )
-    readme.write_text(old)
-    out = tmp_path / "results"
-    report.main(report.Args(records=records, out=out, readme=readme))
-    text = readme.read_text()
-    headline, block = readme_block(text, "headline"), readme_block(text, "results-summary")
-    assert "by hand" not in text and "hand-written" not in text
-    assert text == (
-        f"{before}{report.HEADLINE_START}\n{headline}{report.HEADLINE_END}{middle}"
-        f"{report.SUMMARY_START}\n{block}{report.SUMMARY_END}{after}"
-    )
-    # The headline: its lead (with the rule), then the three findings, one line each.
-    assert headline.splitlines()[0].endswith(report.HEADLINE_RULE)
-    assert [line.split("**")[1] for line in headline.splitlines()[2:]] == [
-        finding for finding, *_ in report.HEADLINE_CLAIMS
-    ]
-    # The results block is short, links what it leaves out, and every cell in it is a cell of
-    # summary.md's table (best iteration), with n instead of P.
-    assert len(block.splitlines()) <= 14
-    for link in ("results/summary.md", "results/records/", "results/table.md#claims-and-verdicts"):
-        assert f"]({link})" in block
-    summary = (out / "summary.md").read_text()
-    acli = "**contradicted** -500 [-501, -499]"
-    assert f"| ACLI > AAI, best iteration | {acli}, P=0.00 (paper: +324) |" in summary
-    assert f"Hopper-v4 {acli} (n=2)." in block
-    for name in ("PPO > PPO-M", "TRPO+ > TRPO", "PPO's max ratio > 1 + eps = 1.2"):
-        kind = "" if name.startswith("PPO's") else ", best iteration"
-        cell = next(row for row in summary.splitlines() if row.startswith(f"| {name}{kind} |"))
-        assert f"Hopper-v4 {cell.split(' | ')[1].split(', P=')[0]} (n=2)." in block
-    # PPO (3001.5 on average) is above the paper's 2632, the other three far below theirs.
-    paper = "holds in 1, contradicted in 3 of 4 cells"
-    assert f"- Our mean above the upper end of the paper's interval: {paper}." in block
-    # Run again: the same README, byte for byte.
-    report.main(report.Args(records=records, out=out, readme=readme))
-    assert readme.read_text() == text
-    # Without one pair of markers, the other block only, and a note; without both, summary.md only.
-    capsys.readouterr()
-    readme.write_text(old.replace(report.HEADLINE_END, ""))
-    report.main(report.Args(records=records, out=out, readme=readme))
-    assert readme.read_text() == old.replace(report.HEADLINE_END, "").replace(
-        "old, hand-written\n", block
-    )
-    assert "has no headline marker lines" in capsys.readouterr().err
-    readme.write_text(before)
-    report.main(report.Args(records=records, out=out, readme=readme))
-    assert readme.read_text() == before
-    err = capsys.readouterr().err
-    assert "has no headline marker lines" in err and "has no results-summary marker lines" in err
-
-
-def test_headline_selection_rule_on_synthetic_records(tmp_path):
-    """The rule: the paper's environments at their oldest version, the verdicts counted, and the
-    one where the claim fares worst shown (the lowest P, then the lowest end of the interval)."""
-    records = tmp_path / "records"
-    low, mid, high = [1000, 1100, 1200], [2000, 2100, 2200], [3000, 3100, 3200]
-    values = {
-        # ACLI - AAI = 2000 - 1000: holds. PPO's max ratio 2.0: 0.8 above 1 + eps.
-        "Walker2d-v4": ({"ppo_continuous": high, "ppo_m": low, "trpo": mid, "trpo_plus": mid}, 2.0),
-        # Four alike: ACLI - AAI is 0, as likely above 0 as below. Max ratio 0.3 above 1 + eps.
-        "Hopper-v4": ({v: [1000, 1050, 1100] for v in report.TABLE_1}, 1.5),
-        # The worst of every claim, were it not a newer version of Walker2d-v4: ACLI - AAI = -2000,
-        # the max ratio only 0.05 above the bound, PPO-M's return the farthest below the paper's.
-        "Walker2d-v5": (
-            {
-                "ppo_continuous": [500, 600, 700],
-                "ppo_m": [500, 600, 700],
-                "trpo": [2500, 2600, 2700],
-                "trpo_plus": [2500, 2600, 2700],
-            },
-            1.25,
-        ),
-    }
-    for env, (variants, max_ratio) in values.items():
-        for variant, seeds in variants.items():
-            for seed, value in enumerate(seeds, start=1):
-                write_record(records, env, variant, seed, value, max_ratio=max_ratio)
-    readme = tmp_path / "README.md"
-    readme.write_text(f"{report.HEADLINE_START}\n{report.HEADLINE_END}\n")
-    report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
-    headline = readme_block(readme.read_text(), "headline")
-    assert "Walker2d-v5" not in headline
-    assert "each at the oldest version run (Walker2d-v4, Hopper-v4: 24 finished runs, " in headline
-    acli, ratio, paper = headline.splitlines()[2:]
-    assert acli.startswith(
-        "- **The optimizations matter more than the choice of PPO or TRPO**: holds in 1, no "
-        "evidence in 1 of 2 environments; worst, Hopper-v4: ACLI - AAI = 0 ["
-    )
-    assert acli.endswith("(n=3), P=0.50, **no evidence** (paper: +324).")
-    assert ratio == (
-        "- **Clipping does not keep PPO's ratio within 1 + eps**: holds in 2 of 2 environments; "
-        "worst, Hopper-v4: max ratio - (1 + eps) = +0.30 [0.30, 0.30] (n=3), P=1.00, **holds**."
-    )
-    # Every cell is below the paper's interval (P = 0 in each): the lowest end of the interval
-    # decides, PPO-M on Walker2d-v4, 1100 - 2866 on average, 1000 - 2866 at the lowest.
-    assert paper.startswith(
-        "- **Our returns are above the paper's**: contradicted in 8 of 8 cells; worst, Walker2d-v4 "
-        "PPO-M: our mean - the upper end of the paper's interval = -1766 [-1866, "
-    )
-    assert paper.endswith("(n=3), P=0.00, **contradicted**.")
+    # Paired t: differences 1, 2, 3 have mean 2 and standard error 1/sqrt(3): t = 3.46, 2 df,
+    # one-sided p = 0.0371.
+    paired = stats.paired_greater([2, 4, 6], [1, 2, 3])
+    assert paired.p == pytest.approx(0.0371, abs=1e-4) and paired.mark == "agrees"
+    # A margin: the claim "on - off stays below 10" holds for differences 1, 2, 3.
+    assert stats.paired_greater([2, 4, 6], [1, 2, 3], margin=10).mark == "agrees"
+    # ACLI - AAI: PPO 10 above PPO-M, TRPO+ and TRPO alike, PPO and TRPO+ 1 apart ... the contrast
+    # (PPO - PPO-M) - |PPO-M - TRPO| = 10 - 9 = 1 is tested, not the four means' spread.
+    result = stats.acli_minus_aai([10, 10.1], [0, 0.1], [9, 9.1], [9, 9.1])
+    assert result.estimate == pytest.approx(1.0) and result.n == "2, 2, 2, 2"
 
 
 def test_report_without_runs_says_so(tmp_path):
@@ -1298,14 +1038,17 @@ def test_committed_table_regenerates_from_committed_records(tmp_path):
     # so that the block's links come out as in the repository's README.
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     out = tmp_path / "benchmark_results"
-    report.main(report.Args(records=results / "records", out=out, readme=tmp_path / "README.md"))
-    for name in ("table.md", "ablation.md", "summary.md"):
+    released = results / "released" / "records"
+    released = released if released.is_dir() else None
+    readme = tmp_path / "README.md"
+    report.main(report.Args(records=results / "records", out=out, readme=readme, released=released))
+    for name in ("table.md", "ablation.md", "claims.csv"):
         if (results / name).exists():
             assert (out / name).read_text() == (results / name).read_text(), (
                 f"{name} does not regenerate"
             )
     readme = (ROOT / "README.md").read_text()
-    if report.SUMMARY_START in readme:
+    if report.REPRO_START in readme:
         assert (tmp_path / "README.md").read_text() == readme, (
             "the README's results summary does not regenerate"
         )
@@ -1441,9 +1184,7 @@ def test_skipped_records_and_runs_are_noted_on_the_terminal_and_in_table_md(tmp_
     for note in (copy, huge):
         assert f"note: {note}" in terminal
         assert f"- {note}" in table
-    assert (
-        table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "103 [103, 103] (n=1)"
-    )
+    assert table_rows(table, "Tables 1 and 2", key=2)["Hopper-v5 TRPO ours"][1] == "103 (n=1)"
 
 
 def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
@@ -1470,9 +1211,7 @@ def test_event_files_with_a_step_outside_the_run_are_skipped(tmp_path):
         f"a point at step {step} lies outside 109 iterations (one per point logged) of 2048 steps"
     )
     assert f"- skipped `Hopper-v5__trpo__3__1700000000`: {what}" in table
-    assert (
-        table_rows(table, "Table 1. Best iteration")["TRPO (`trpo`)"][0] == "724 [724, 724] (n=1)"
-    )
+    assert table_rows(table, "Tables 1 and 2", key=2)["Hopper-v5 TRPO ours"][1] == "724 (n=1)"
 
 
 def report_files(out):
@@ -1560,9 +1299,10 @@ def test_tiny_real_benchmark(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = tmp_path / "out"
     assert len(list((out / "logs").glob("*.done"))) == 4
-    best = table_rows((out / "table.md").read_text(), "Table 1. Best iteration")
+    best = table_rows((out / "table.md").read_text(), "Tables 1 and 2", key=2)
     for variant in variants:
-        mean, low, high = parse_cell(best[f"{report.VARIANT_LABELS[variant]} (`{variant}`)"][0])
+        cell = best[f"Hopper-v5 {report.VARIANT_LABELS[variant]} ours"][1]
+        mean, low, high = (float(x) for x in re.findall(r"-?\d+", cell)[:3])
         assert low <= mean <= high
     assert (out / "curves_Hopper-v5.png").exists() and (out / "trust_region_Hopper-v5.png").exists()
     # Started again, it skips the finished runs and only writes the report again.
