@@ -149,9 +149,10 @@ def paired_greater(on, off, margin=None):
     """Claim: on > off over pairs (paired t-test); with a margin, the claim that on - off stays
     below it (no gain beyond the margin)."""
     d = np.asarray(on, float) - np.asarray(off, float)
+    pairs = f"{len(d)} pair{'' if len(d) == 1 else 's'}"
     if margin is None:
-        return _t_test(d, f"{len(d)} pairs", "paired t")
-    result = _t_test(d - margin, f"{len(d)} pairs", f"paired t, margin {margin:.0f}", below=True)
+        return _t_test(d, pairs, "paired t")
+    result = _t_test(d - margin, pairs, f"paired t, margin {margin:.0f}", below=True)
     result.estimate, result.low, result.high = (
         x + margin for x in (result.estimate, result.low, result.high)
     )

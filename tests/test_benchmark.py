@@ -992,6 +992,7 @@ def test_the_tests_on_hand_worked_cases():
     # one-sided p = 0.0371.
     paired = stats.paired_greater([2, 4, 6], [1, 2, 3])
     assert paired.p == pytest.approx(0.0371, abs=1e-4) and paired.mark == "agrees"
+    assert paired.n == "3 pairs" and stats.paired_greater([2], [1]).n == "1 pair"
     # A margin: the claim "on - off stays below 10" holds for differences 1, 2, 3.
     assert stats.paired_greater([2, 4, 6], [1, 2, 3], margin=10).mark == "agrees"
     # ACLI - AAI: PPO 10 above PPO-M, TRPO+ and TRPO alike, PPO and TRPO+ 1 apart ... the contrast
