@@ -130,8 +130,8 @@ MUTANTS = [
     (
         "time_limit_stored_as_termination",
         "the loop stores done as the termination",
-        "terminations[step] = termination",
-        "terminations[step] = done",
+        "rewards[step], terminations[step], truncations[step] = reward, termination, truncation",
+        "rewards[step], terminations[step], truncations[step] = reward, done, truncation",
     ),
     (
         "rollout_end_bootstrapped_from_last_value",
