@@ -249,7 +249,7 @@ def train(args: Args):
         # The policy step's own statistics, over all its minibatches (approx_kl: the k3 estimator).
         pg_loss = torch.stack(pg_losses).mean().item()
         logratio = torch.cat(logratios)
-        approx_kl = (logratio.exp() - 1 - logratio).mean().item()
+        approx_kl = (logratio.exp() - 1 - logratio).mean().item()  # the k3 estimate of KL(old||new)
         clipfrac = ((logratio.exp() - 1.0).abs() > clip_coef).float().mean().item()
         learning_rate = actor_optimizer.param_groups[0]["lr"]
         writer.add_scalar("charts/learning_rate", learning_rate, global_step)
