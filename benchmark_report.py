@@ -23,6 +23,7 @@ through tabulate); scipy.stats does every test and interval (report_stats.py); m
 
 import csv
 import errno
+import itertools
 import os
 import re
 import sys
@@ -42,6 +43,7 @@ VARIANT_LABELS = {"ppo_continuous": "PPO", "ppo_m": "PPO-M", "trpo": "TRPO", "tr
 VARIANT_LABELS |= {"ppo_noclip": "PPO-NoClip", "ppo_noclip_only": "PPO-NoClip, PPO's config"}
 TABLE_1 = ["ppo_continuous", "ppo_m", "trpo", "trpo_plus"]
 OURS, TLTERM, RELEASED = "ours", "ours, time limit as termination", "released code"
+ROW_SUFFIX = {OURS: "", TLTERM: ", time limit as termination", RELEASED: ", released code"}
 PAPER_ENVS = ["Hopper", "Walker2d", "Humanoid"]
 README_ENVS = ["Hopper-v4", "Walker2d-v4", "Humanoid-v4"]  # gym -v2's models, on gymnasium
 ABLATION_SWITCHES = ["clip_vloss", "scale_reward", "ortho_init", "anneal_lr"]
@@ -56,6 +58,8 @@ RECORD_COLUMNS += [tag.split("/")[1] for tag in TAGS]
 REPRO_START = "<!-- reproduction: written by benchmark_report.py, do not edit -->"
 REPRO_END = "<!-- end of reproduction -->"
 RECORDS = "per-run records"
+VALID_CONSTANTS = {"batch_size": "[1-9][0-9]*", "batch_size_assumed": "[01]"}
+VALID_CONSTANTS |= {"planned_iterations": "[0-9]*"}  # in a record's `# run=` line
 
 
 @dataclass
@@ -150,29 +154,16 @@ class Run:
     clip_coef: float | None
     columns: dict  # record column -> one float per iteration 1..N, NaN where nothing was logged
     notes: list = field(default_factory=list)
-    header: str = ""  # a record's own first line, if it is not the one write_record writes
+    header: str = (
+        ""  # a record's first line, kept as it was (the released code's name their source)
+    )
 
-    @property
-    def key(self):
-        return f"{self.env_id}__{self.exp_name}__{self.seed}"
-
-    @property
-    def iteration_returns(self):
-        returns = self.columns["mean_return"]
-        return returns[~np.isnan(returns)]
-
-    @property
-    def done_iterations(self):
-        return len(self.columns["mean_return"])
-
-    @property
-    def complete(self):
-        return self.planned_iterations is None or self.done_iterations >= self.planned_iterations
-
-
-def significant(values):
-    """Rounded as a record stores them (6 digits): events and records give the same report."""
-    return np.array([float(f"{x:.6g}") for x in values])
+    key = property(lambda self: f"{self.env_id}__{self.exp_name}__{self.seed}")
+    iteration_returns = property(lambda self: (r := self.columns["mean_return"])[~np.isnan(r)])
+    done_iterations = property(lambda self: len(self.columns["mean_return"]))
+    complete = property(
+        lambda r: r.planned_iterations is None or r.done_iterations >= r.planned_iterations
+    )
 
 
 def run_from_events(path, env_id, exp_name, seed):
@@ -180,69 +171,54 @@ def run_from_events(path, env_id, exp_name, seed):
 
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
-    tags = events.Tags()
-    hparams, batch_size = {}, None
+    tags, text = events.Tags(), ""
     if "hyperparameters/text_summary" in tags["tensors"]:
         text = events.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0]
         text = text.decode("utf-8", errors="replace")
-        hparams, batch_size = parse_hparams(text), parse_batch_size(text)
+    hparams, batch_size = parse_hparams(text), parse_batch_size(text)
     assumed, batch_size = batch_size is None, batch_size or DEFAULT_BATCH_SIZE
-
-    def scalars(tag):
-        points = events.Scalars(tag) if tag in tags["scalars"] else []
-        return np.array([p.step for p in points], dtype=np.int64), np.array(
-            [p.value for p in points]
-        )
-
-    episode_steps, episode_returns = scalars("charts/episodic_return")
-    logged = {tag.split("/")[1]: scalars(tag) for tag in TAGS}
+    logged = [tag for tag in ["charts/episodic_return", *TAGS] if tag in tags["scalars"]]
+    points = [(tag.split("/")[1], p.step, p.value) for tag in logged for p in events.Scalars(tag)]
+    points = pd.DataFrame(points, columns=["column", "step", "value"]).astype({"step": np.int64})
     planned = hparams.get("num_iterations", "")
     planned = int(planned) if planned.isdigit() else None
     # A step outside the run's iterations is not the run's, and would size the columns by itself.
-    steps = np.concatenate([episode_steps, *(s for s, _ in logged.values())])
-    limit = planned if planned is not None else len(steps)
+    steps, limit = points.step, planned if planned is not None else len(points)
     if len(steps) and (steps.min() < 1 or iteration_of(steps.max(), batch_size) > limit):
         bad = steps.min() if steps.min() < 1 else steps.max()
         what = f"its {limit} planned" if planned else f"{limit} iterations (one per point logged)"
         what += " iterations" if planned else ""
         raise ValueError(f"a point at step {bad} lies outside {what} of {batch_size} steps")
-    with_episodes, means = iteration_means(episode_steps, episode_returns, batch_size)
-    counts = np.unique(iteration_of(episode_steps, batch_size), return_counts=True)[1]
-    logged = {c: (iteration_of(s, batch_size), v) for c, (s, v) in logged.items()}
-    last = max([0, *with_episodes, *(i for its, _ in logged.values() for i in its)])
-    columns = {name: np.full(last, np.nan) for name in RECORD_COLUMNS[2:]}
-    columns["mean_return"][with_episodes - 1] = significant(means)
-    columns["episodes"][with_episodes - 1] = counts
-    for column, (iterations, values) in logged.items():
-        columns[column][iterations - 1] = significant(values)
-    number = {
-        k: float(hparams[k])
-        for k in ("max_kl", "clip_coef")
-        if re.fullmatch(r"[0-9.eE+-]+", hparams.get(k, ""))
-    }
-    name, limits = Path(path).name, (number.get("max_kl"), number.get("clip_coef"))
-    return Run(env_id, exp_name, seed, name, batch_size, assumed, planned, *limits, columns)
+    points["iteration"] = iteration_of(steps, batch_size)
+    table = points.pivot_table("value", "iteration", "column", aggfunc="last")  # one per iteration
+    returns = points[points.column == "episodic_return"]
+    iterations, means = iteration_means(returns.step, returns.value, batch_size)
+    table = table.reindex(index=range(1, max([0, *points.iteration]) + 1), columns=RECORD_COLUMNS)
+    table.loc[iterations, "mean_return"] = means
+    table.loc[iterations, "episodes"] = returns.iteration.value_counts()
+    # Rounded as a record stores them (6 digits): events and records give the same report.
+    columns = {c: table[c].map(lambda x: float(f"{x:.6g}")).to_numpy() for c in RECORD_COLUMNS[2:]}
+    kl, clip = (hparams.get(k, "") for k in ("max_kl", "clip_coef"))
+    kl, clip = (float(x) if re.fullmatch(r"[0-9.eE+-]+", x) else None for x in (kl, clip))
+    return Run(env_id, exp_name, seed, path.name, batch_size, assumed, planned, kl, clip, columns)
 
 
 def load_runs(runs_dir, skipped):
     """Every run under runs_dir from its event files; of several folders of a run, the newest."""
     folders = {}
     for path in sorted(p for p in Path(runs_dir).iterdir() if p.is_dir()):
-        parsed = parse_run_name(path.name)
-        if parsed is None or not any(path.glob("events.out.tfevents.*")):
+        if (parsed := parse_run_name(path.name)) and any(path.glob("events.out.tfevents.*")):
+            folders.setdefault(parsed[:3], []).append((parsed[3], path))
+        else:
             skipped.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
-            continue
-        folders.setdefault(parsed[:3], []).append((parsed[3], path))
     runs = []
     for key, candidates in sorted(folders.items()):
         try:
-            run = run_from_events(max(candidates)[1], *key)
+            runs.append(run_from_events(max(candidates)[1], *key))
+            if len(candidates) > 1:
+                runs[-1].notes.append(f"{len(candidates)} run folders, used the newest")
         except ValueError as error:
             skipped.append(f"skipped `{max(candidates)[1].name}`: {error}")
-            continue
-        if len(candidates) > 1:
-            run.notes.append(f"{len(candidates)} run folders, used the newest")
-        runs.append(run)
     return runs
 
 
@@ -252,73 +228,53 @@ def write_record(run, path):
     constants |= {"batch_size_assumed": int(run.batch_size_assumed)}
     constants |= {"planned_iterations": run.planned_iterations, "max_kl": run.max_kl}
     constants |= {"clip_coef": run.clip_coef}
-    lines = [
-        run.header
-        or f"# Per-iteration record of the run {run.source}, extracted from its event files by "
-        "benchmark_report.py.",
-        "# " + " ".join(f"{k}={'' if v is None else v}" for k, v in constants.items()),
-        *(f"# note: {note}" for note in run.notes),
-        ",".join(RECORD_COLUMNS),
-    ]
-    for i in range(run.done_iterations):
-        row = [str(i + 1), str((i + 1) * run.batch_size)]
-        values = (run.columns[name][i] for name in RECORD_COLUMNS[2:])
-        lines.append(",".join(row + ["" if np.isnan(x) else f"{x:.6g}" for x in values]))
-    staged(path).write_text("\n".join(lines) + "\n")
+    own = f"# Per-iteration record of the run {run.source}, extracted from its event files by "
+    lines = [run.header or own + "benchmark_report.py."]
+    lines += ["# " + " ".join(f"{k}={'' if v is None else v}" for k, v in constants.items())]
+    lines += [f"# note: {note}" for note in run.notes]
+    k = np.arange(1, run.done_iterations + 1)
+    table = pd.DataFrame({"iteration": k, "global_step": k * run.batch_size} | run.columns)
+    table = table[RECORD_COLUMNS].to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    staged(path).write_text("\n".join(lines) + "\n" + table)
 
 
 def read_record(path):
     """A Run from its record, the inverse of write_record, checked as a whole: a ValueError says
     what does not hold (its run named and stored under that name, its constants, its header, one
     row per iteration 1, 2, ... at step iteration * batch_size, numbers, episodes with a return)."""
-    constants, notes, rows, header = {}, [], [], ""
-    with Path(path).open() as f:
-        for line in f:
-            if line.startswith("# note: "):
-                notes.append(line[len("# note: ") :].rstrip("\n"))
-            elif line.startswith("# run="):
-                constants = dict(item.split("=", 1) for item in line[2:].split() if "=" in item)
-            elif line.startswith("#"):
-                header = header or line.rstrip("\n")
-            elif line.strip():
-                rows.append(line)
-    if parse_run_name(constants.get("run", "")) is None:
+    lines = Path(path).read_text().split("\n")  # a UnicodeDecodeError is a ValueError too
+    comments = [line for line in lines if line.startswith("#")]
+    notes = [line[len("# note: ") :] for line in comments if line.startswith("# note: ")]
+    constants = [line for line in comments if line.startswith("# run=")] or [""]
+    constants = dict(re.findall(r"(\S+?)=(\S*)", constants[-1]))
+    header = [line for line in comments if not line.startswith(("# note: ", "# run="))] + [""]
+    if parse_run_name(source := constants.get("run", "")) is None:
         raise ValueError("no `# run=...` line naming its run")
-    env_id, exp_name, seed, _ = parse_run_name(constants["run"])
-    if Path(path).stem != f"{env_id}__{exp_name}__{seed}":
-        stem = f"{env_id}__{exp_name}__{seed}"
-        raise ValueError(f"it holds the run {constants['run']}, whose record is {stem}.csv")
-    for key, valid in ("batch_size", "[1-9][0-9]*"), ("batch_size_assumed", "[01]"):
+    env_id, exp_name, seed, _ = parse_run_name(source)
+    if Path(path).stem != (stem := f"{env_id}__{exp_name}__{seed}"):
+        raise ValueError(f"it holds the run {source}, whose record is {stem}.csv")
+    for key, valid in VALID_CONSTANTS.items():
         if not re.fullmatch(valid, constants.get(key, "")):
             raise ValueError(f"{key}={constants.get(key, '')!r} in its `# run=` line")
-    if not re.fullmatch("[0-9]*", constants.get("planned_iterations", "")):
-        raise ValueError(f"planned_iterations={constants['planned_iterations']!r} in its `# run=`")
-    batch_size, table = int(constants["batch_size"]), list(csv.reader(rows))
+    batch_size, width = int(constants["batch_size"]), len(RECORD_COLUMNS)
+    table = list(csv.reader(line for line in lines if line.strip() and line[0] != "#"))
     if not table or table[0] != RECORD_COLUMNS:
         raise ValueError(f"its header is not {','.join(RECORD_COLUMNS)}")
-    columns = {name: np.full(len(table) - 1, np.nan) for name in RECORD_COLUMNS[2:]}
-    for i, row in enumerate(table[1:]):
-        k = i + 1
-        if row[:2] != [str(k), str(k * batch_size)] or len(row) != len(RECORD_COLUMNS):
-            raise ValueError(
-                f"its row {k} is not iteration {k} at global step {k * batch_size} with "
-                f"{len(RECORD_COLUMNS)} fields, but `{','.join(row)[:60]}`"
-            )
-        for name, text in zip(RECORD_COLUMNS[2:], row[2:], strict=True):
-            columns[name][i] = float(text) if text else np.nan  # a ValueError if it is no number
+    for k, row in enumerate(table[1:], 1):
+        if row[:2] != [str(k), str(k * batch_size)] or len(row) != width:
+            what = f"iteration {k} at global step {k * batch_size} with {width} fields"
+            raise ValueError(f"its row {k} is not {what}, but `{','.join(row)[:60]}`")
+    values = np.array([[float(x) if x else np.nan for x in row[2:]] for row in table[1:]])
+    columns = dict(zip(RECORD_COLUMNS[2:], values.reshape(-1, width - 2).T, strict=True))
     returns, episodes = columns["mean_return"], columns["episodes"]
-    counted = episodes[~np.isnan(episodes)]
-    if np.any(np.isnan(returns) != np.isnan(episodes)) or np.any(
-        (counted % 1 != 0) | (counted < 1)
-    ):
+    whole = np.isnan(episodes) | ((episodes % 1 == 0) & (episodes >= 1))
+    if np.any(np.isnan(returns) != np.isnan(episodes)) or not whole.all():
         raise ValueError("a mean return without its number of episodes (a whole number, 1 or more)")
-    number = {k: float(constants[k]) for k in ("max_kl", "clip_coef") if constants.get(k)}
-    planned = int(constants["planned_iterations"]) if constants["planned_iterations"] else None
-    ours = f"# Per-iteration record of the run {constants['run']}, extracted from its event files"
-    first = (env_id, exp_name, seed, constants["run"], batch_size)
-    last = (planned, number.get("max_kl"), number.get("clip_coef"), columns, notes)
+    kl, clip = (float(constants[k]) if constants.get(k) else None for k in ("max_kl", "clip_coef"))
+    planned = int(constants["planned_iterations"]) if constants.get("planned_iterations") else None
     assumed = constants["batch_size_assumed"] == "1"
-    return Run(*first, assumed, *last, "" if header.startswith(ours) else header)
+    names = (env_id, exp_name, seed, source, batch_size, assumed, planned, kl, clip)
+    return Run(*names, columns, notes, header[0])
 
 
 def load_records(records_dir, skipped, what="the record"):
@@ -342,32 +298,31 @@ def staged(path):
 
 def load_paper_table(path):
     """The paper's numbers indexed by (variant, env family); empty if the file is absent."""
-    if not Path(path).is_file():
-        empty = pd.MultiIndex.from_tuples([], names=["variant", "env"])
-        return pd.DataFrame(columns=["mean", "ci_low", "ci_high"], index=empty, dtype=float)
-    paper = pd.read_csv(path, comment="#").replace({"variant": {"ppo": "ppo_continuous"}})
-    return paper.set_index(["variant", "env"])[["mean", "ci_low", "ci_high"]].astype(float)
+    columns = ["variant", "env", "mean", "ci_low", "ci_high"]
+    paper = (
+        pd.read_csv(path, comment="#") if Path(path).is_file() else pd.DataFrame(columns=columns)
+    )
+    paper = paper.replace({"variant": {"ppo": "ppo_continuous"}}).set_index(columns[:2])
+    return paper[columns[2:]].astype(float)
 
 
 def run_frame(runs, origin):
+    """One row per run: its names, size, both aggregates, trust region and switches."""
     rows = []
     for run in runs:
-        kl, ratio, accepted = (
-            pd.Series(run.columns[c]) for c in ("mean_kl", "max_ratio", "accepted")
-        )
-        variant = run.exp_name.removesuffix("_tlterm")
-        eps, delta = run.clip_coef or np.nan, run.max_kl or np.nan
+        table = pd.DataFrame(run.columns)
+        kl, ratio, accepted = table.mean_kl, table.max_ratio, table.accepted
+        variant, returns = run.exp_name.removesuffix("_tlterm"), run.iteration_returns
         setting = RELEASED if origin == RELEASED else TLTERM if variant != run.exp_name else OURS
-        returns = run.iteration_returns
+        # PPO-NoClip's surrogate is not clipped: it has no eps.
+        eps = np.nan if variant.startswith("ppo_noclip") else run.clip_coef or np.nan
+        delta = run.max_kl or np.nan
         row = [run.env_id, variant, setting, run.seed, run.source, run.complete]
         row += [run.done_iterations, run.planned_iterations, run.batch_size]
         row += [aggregate(returns, "best"), aggregate(returns, "last10"), kl.mean()]
-        eps = np.nan if variant.startswith("ppo_noclip") else eps  # its surrogate is not clipped
-        over = [
-            (ratio > 1 + eps).mean() if eps > 0 else np.nan,
-            (kl > delta).mean() if delta > 0 else np.nan,
-        ]
-        row += [ratio.mean(), ratio.max(), eps, delta, *over]
+        row += [ratio.mean(), ratio.max(), eps, delta]
+        row += [(ratio > 1 + eps).mean() if eps > 0 else np.nan]
+        row += [(kl > delta).mean() if delta > 0 else np.nan]
         row += [(accepted == 0).sum() if accepted.notna().any() else np.nan]
         rows.append(row + list((ablation_switches(run.exp_name) or {}).values()))
     names = "env variant setting seed source complete done planned batch best last10 kl ratio "
@@ -376,20 +331,15 @@ def run_frame(runs, origin):
     return pd.DataFrame(rows, columns=names.split() + extra).astype({"planned": "Int64"})
 
 
-def order_envs(envs):
-    rank = {f: i for i, f in enumerate(PAPER_ENVS)}
-    return sorted(set(envs), key=lambda e: (rank.get(env_family(e), len(rank)), e))
-
-
 def sort_frame(frame):
     """Environments and variants in the paper's order, then settings and seeds."""
-    envs, variants = order_envs(frame.env), list(VARIANT_LABELS) + sorted(set(frame.variant))
-    settings = [OURS, TLTERM, RELEASED]
-    key = [
-        (envs.index(e), variants.index(v), settings.index(s), seed)
-        for e, v, s, seed in frame[["env", "variant", "setting", "seed"]].to_numpy()
-    ]
-    return frame.iloc[sorted(range(len(frame)), key=key.__getitem__)].reset_index(drop=True)
+    rank, frame = {f: i for i, f in enumerate(PAPER_ENVS)}, frame.reset_index(drop=True)
+    envs = sorted(set(frame.env), key=lambda e: (rank.get(env_family(e), len(rank)), e))
+    order = {"env": envs, "setting": [OURS, TLTERM, RELEASED]}
+    order["variant"] = list(VARIANT_LABELS) + sorted(set(frame.variant))
+    ranks = frame.assign(**{c: frame[c].map(o.index) for c, o in order.items()})
+    ranks = ranks.sort_values(["env", "variant", "setting", "seed"], kind="stable")
+    return frame.iloc[ranks.index].reset_index(drop=True)
 
 
 def label(variant):
@@ -397,10 +347,8 @@ def label(variant):
 
 
 def number(x, digits=0):
-    if x is None or pd.isna(x):
-        return "—"
-    text = f"{x:.{digits}f}"
-    return text[1:] if float(text) == 0 and text.startswith("-") else text
+    text = "—" if x is None or pd.isna(x) else f"{x:.{digits}f}"
+    return text[1:] if text != "—" and float(text) == 0 and text.startswith("-") else text
 
 
 def short(x):
@@ -408,10 +356,9 @@ def short(x):
 
 
 def interval(estimate, low, high, digits=0):
-    sign = (
-        "+" if pd.notna(estimate) and float(number(estimate, digits).replace("—", "0")) > 0 else ""
-    )
-    return f"{sign}{number(estimate, digits)} [{number(low, digits)}, {number(high, digits)}]"
+    text = number(estimate, digits)
+    sign = "+" if text != "—" and float(text) > 0 else ""
+    return f"{sign}{text} [{number(low, digits)}, {number(high, digits)}]"
 
 
 def t_cell(values):
@@ -419,8 +366,7 @@ def t_cell(values):
     values = pd.Series(values, dtype=float).dropna()
     if len(values) < 2:
         return f"{number(values.mean())} (n=1)" if len(values) else "—"
-    low, high = stats.t_interval(values)
-    return f"{number(values.mean())} [{number(low)}, {number(high)}] (n={len(values)})"
+    return f"{interval(values.mean(), *stats.t_interval(values)).lstrip('+')} (n={len(values)})"
 
 
 def markdown(frame):
@@ -440,27 +386,39 @@ CLAIMS = [
     ("noclip_ratio", "PPO-NoClip's max ratio - 1 as PPO's, within 2x", "trust-region plots"),
     ("noclip_only_kl", "the same, NoClip on PPO's config: mean KL", "trust-region plots"),
     ("noclip_only_ratio", "the same, NoClip on PPO's config: max ratio - 1", "trust-region plots"),
-    ("scale_reward", "reward scaling raises the return", "Fig. 1"),
     ("anneal_lr", "learning-rate annealing raises the return", "Fig. 1"),
     ("ortho_init", "orthogonal init raises the return", "Fig. 1"),
-    ("clip_vloss", "value clipping: no gain (below +5%)", "Fig. 1"),
+    ("scale_reward", "reward scaling raises the return", "Fig. 1"),
+    ("scale_reward_unclipped", "the same, with value clipping off", "Fig. 1"),
+    ("clip_vloss", "value clipping: no gain (effect < 5% of the return without it)", "Fig. 1"),
+    ("clip_vloss_scaled", "the same, with reward scaling on (as released)", "Fig. 1"),
 ]
 CLAIM_TEXT = {key: (text, where) for key, text, where in CLAIMS}
-RATIO_CLAIMS = ["ppom_kl", "ppom_ratio", "noclip_kl", "noclip_ratio"]
-RATIO_CLAIMS += ["noclip_only_kl", "noclip_only_ratio"]  # tested on logs, shown as ratios
+RATIO_CLAIMS = [key for key, *_ in CLAIMS[4:10]]  # tested on logs, shown as ratios
+# Each switch's effect in all pairs; the two that interact also where the other does not undo them.
+SPLITS = {"all pairs": "", "value clipping off": "_unclipped", "reward scaling on": "_scaled"}
+RESULT_COLUMNS = "estimate ci_low ci_high n test p p_against mark".split()  # a Result's row()
 
 
-def group(frame, env, variant, column, setting=OURS):
-    rows = frame[(frame.env == env) & (frame.variant == variant) & (frame.setting == setting)]
-    return rows[rows.complete].sort_values("seed")[column].dropna().to_numpy(dtype=float)
+def pick(frame, env, variant, setting=OURS):
+    return frame[(frame.env == env) & (frame.variant == variant) & (frame.setting == setting)]
+
+
+def group(frame, env, variant, column):
+    runs = pick(frame, env, variant)
+    return runs[runs.complete].sort_values("seed")[column].dropna().to_numpy(dtype=float)
+
+
+def paper_means(paper, env):
+    family = env_family(env)
+    return {v: paper.loc[(v, family), "mean"] for v in TABLE_1 if (v, family) in paper.index}
 
 
 def paper_claims(frame, paper):
     """Every claim of the paper on every environment run: one row each (and per aggregate)."""
     rows = []
-    for env in order_envs(frame.env):
-        family = env_family(env)
-        theirs = {v: paper.loc[(v, family), "mean"] for v in TABLE_1 if (v, family) in paper.index}
+    for env in frame.env.unique():
+        theirs = paper_means(paper, env)
         aai, acli = aai_acli(theirs)
 
         def add(key, result, kind="—", paper_value=np.nan, env=env):
@@ -474,42 +432,44 @@ def paper_claims(frame, paper):
                 add(key, stats.greater(ours[a], ours[b]), kind, gap)
         eps = frame[(frame.env == env) & (frame.variant == "ppo_continuous")].eps.max()
         add("ppo_ratio", stats.above(group(frame, env, "ppo_continuous", "ratio"), 1 + eps))
-        log_kl = {v: np.log(group(frame, env, v, "kl")) for v in VARIANT_LABELS}
-        log_ratio = {v: np.log(group(frame, env, v, "ratio") - 1) for v in VARIANT_LABELS}
-        add("ppom_kl", stats.greater(log_kl["ppo_m"], log_kl["ppo_continuous"]))
-        add("ppom_ratio", stats.greater(log_ratio["ppo_m"], log_ratio["ppo_continuous"]))
+        log = {"kl": {v: np.log(group(frame, env, v, "kl")) for v in VARIANT_LABELS}}
+        log["ratio"] = {v: np.log(group(frame, env, v, "ratio") - 1) for v in VARIANT_LABELS}
+        for name, values in log.items():
+            add(f"ppom_{name}", stats.greater(values["ppo_m"], values["ppo_continuous"]))
         for variant, prefix in ("ppo_noclip", "noclip"), ("ppo_noclip_only", "noclip_only"):
-            if variant == "ppo_noclip" or len(log_kl[variant]):
-                for name, values in ("kl", log_kl), ("ratio", log_ratio):
-                    result = stats.equivalent(
-                        values[variant], values["ppo_continuous"], np.log(KL_MARGIN)
-                    )
-                    add(f"{prefix}_{name}", result)
-    names = "env claim text where aggregate estimate ci_low ci_high n test p p_against mark paper"
-    claims = pd.DataFrame(rows, columns=names.split())
-    ratios = claims.claim.isin(RATIO_CLAIMS)
-    claims.loc[ratios, ["estimate", "ci_low", "ci_high"]] = np.exp(
-        claims.loc[ratios, ["estimate", "ci_low", "ci_high"]].astype(float)
-    )
+            for name, values in log.items():
+                a, b = values[variant], values["ppo_continuous"]
+                add(f"{prefix}_{name}", stats.equivalent(a, b, np.log(KL_MARGIN)))
+    names = ["env", "claim", "text", "where", "aggregate", *RESULT_COLUMNS, "paper"]
+    claims = pd.DataFrame(rows, columns=names)
+    ratios = (claims.claim.isin(RATIO_CLAIMS), ["estimate", "ci_low", "ci_high"])
+    claims.loc[ratios] = np.exp(claims.loc[ratios].astype(float))
     return claims
+
+
+def all_claims(claims, effects):
+    """The paper's claims, then its ablation's: in all pairs, and reward scaling x value clipping
+    split (value clipping without reward scaling collapses learning, its bound in raw reward
+    units); each where its groups have runs."""
+    effects = effects.assign(claim=effects.switch + effects.subset.map(SPLITS).fillna("?"))
+    effects = effects[effects.claim.isin(CLAIM_TEXT)].copy()
+    effects["text"], effects["where"] = ([CLAIM_TEXT[c][i] for c in effects.claim] for i in (0, 1))
+    claims = pd.concat([claims, effects.drop(columns=["switch", "subset"])], ignore_index=True)
+    return claims[~claims.n.astype(str).str.contains(r"\b0\b")].reset_index(drop=True)
 
 
 def comparisons(frame):
     """What the paper did not compare: the time limit, -v5 against -v4, ours against the released
     code; each two-sided. Not counted among the paper's claims."""
-    rows = []
-    for env in order_envs(frame.env):
+    rows, frame = [], frame[frame.complete]
+    for env in frame.env.unique():
+        v5 = env.replace("-v4", "-v5")
         for variant in VARIANT_LABELS:
-            at = {
-                s: frame[(frame.env == env) & (frame.variant == variant) & (frame.setting == s)]
-                for s in (OURS, TLTERM, RELEASED)
-            }
-            at = {s: runs[runs.complete] for s, runs in at.items()}
-            other = frame[(frame.env == env.replace("-v4", "-v5")) & (frame.variant == variant)]
-            other = other[other.complete & (other.setting == OURS) & (other.env != env)]
+            at = {s: pick(frame, env, variant, s) for s in (OURS, TLTERM, RELEASED)}
             pairs = [(f"{OURS} minus {TLTERM} (paired by seed)", at[OURS], at[TLTERM], True)]
             pairs += [(f"{s} minus the {RELEASED}", at[s], at[RELEASED], False) for s in at]
-            pairs += [(f"{env.replace('-v4', '-v5')} minus {env}", other, at[OURS], False)]
+            if v5 != env:
+                pairs += [(f"{v5} minus {env}", pick(frame, v5, variant), at[OURS], False)]
             for what, a, b, paired in pairs:
                 if len(a) == 0 or len(b) == 0 or a is b:
                     continue
@@ -520,89 +480,78 @@ def comparisons(frame):
                     else:
                         result = stats.greater(a[kind].dropna(), b[kind].dropna())
                     p = f"{number(result.p, 4)}, {number(result.p_against, 4)}"
-                    row = [env, label(variant), what, AGGREGATES[kind]]
-                    row += [interval(*result.row()[:3]), result.n, p]
-                    rows.append(row + [stats.two_sided_word(result)])
+                    row = [env, label(variant), what, AGGREGATES[kind], interval(*result.row()[:3])]
+                    rows.append(row + [result.n, p, stats.two_sided_word(result)])
     names = ["environment", "variant", "comparison", "aggregate", "difference [95% CI]", "n"]
     return pd.DataFrame(rows, columns=names + ["p (above, below)", "the first is"])
 
 
 SWITCH_NAMES = {"clip_vloss": "value clipping", "scale_reward": "reward scaling"}
 SWITCH_NAMES |= {"ortho_init": "orthogonal init", "anneal_lr": "learning-rate annealing"}
+INTERACTING = ["scale_reward", "clip_vloss"]  # value clipping's bound is in raw reward units
 
 
-def ablation_pairs(runs, switch, kind):
-    """(on, off) over the pairs of runs that share every other switch and the seed."""
-    others = [s for s in ABLATION_SWITCHES if s != switch]
-    pairs = runs.pivot_table(index=["seed", *others], columns=switch, values=kind).dropna()
-    return tuple(pairs[c].to_numpy() if c in pairs else np.array([]) for c in (True, False))
+def in_words(switches, levels):
+    """The switches' levels in words, e.g. "reward scaling on, value clipping off"."""
+    words = (
+        f"{SWITCH_NAMES[s]} {'on' if x else 'off'}" for s, x in zip(switches, levels, strict=True)
+    )
+    return ", ".join(words)
 
 
 def ablation_effects(frame):
-    """Per environment, switch, aggregate and subset: the switch's effect, on minus off over its
-    pairs, in all pairs and split by the levels of reward scaling and value clipping."""
+    """Per environment, switch, aggregate and subset: the switch's effect, on minus off over the
+    pairs of runs that share every other switch and the seed, in all pairs and split by the
+    levels of reward scaling and value clipping (the switches that interact)."""
     rows = []
-    for env in order_envs(frame.env):
+    for env in frame.env.unique():
         runs = frame[(frame.env == env) & frame.complete]
         for switch in ABLATION_SWITCHES:
-            by = [s for s in ("scale_reward", "clip_vloss") if s != switch]
-            subsets = [("all pairs", runs)]
-            for levels, subset in runs.groupby(by):
-                on = [
-                    f"{SWITCH_NAMES[s]} {'on' if x else 'off'}"
-                    for s, x in zip(by, levels, strict=True)
-                ]
-                subsets.append((", ".join(on), subset))
-            for name, subset in subsets:
-                for kind in AGGREGATES:
-                    on, off = ablation_pairs(subset, switch, kind)
-                    margin = (
-                        NO_GAIN_MARGIN * off.mean() if switch == "clip_vloss" and len(off) else None
-                    )
-                    r = stats.paired_greater(on, off, margin if len(off) else None)
-                    rows.append([env, switch, name, kind, *r.row()])
-    names = "env switch subset aggregate estimate ci_low ci_high n test p p_against mark"
-    return pd.DataFrame(rows, columns=names.split())
+            by = [s for s in INTERACTING if s != switch]
+            others = [s for s in ABLATION_SWITCHES if s != switch]
+            subsets = [("all pairs", runs), *((in_words(by, k), s) for k, s in runs.groupby(by))]
+            for (name, subset), kind in itertools.product(subsets, AGGREGATES):
+                pairs = subset.pivot_table(index=["seed", *others], columns=switch, values=kind)
+                pairs = pairs.reindex(columns=[True, False]).dropna()
+                on, off = pairs[True].to_numpy(), pairs[False].to_numpy()
+                margin = (
+                    NO_GAIN_MARGIN * off.mean() if switch == "clip_vloss" and len(off) else None
+                )
+                result = stats.paired_greater(on, off, margin)
+                rows.append([env, switch, name, kind, *result.row()])
+    return pd.DataFrame(rows, columns=["env", "switch", "subset", "aggregate", *RESULT_COLUMNS])
 
 
 def write_ablation(frame, effects, out):
     parts = [
         "# The paper's Fig. 1: PPO's four switches\n",
         "Each switch's effect is the return with it on minus off, over the pairs of runs that "
-        "share "
-        "the other three switches and the seed, on each aggregate; then split by the switches it "
-        "interacts with (reward scaling, value clipping). Every combination runs with the released "
-        "PPO learning rates of its environment, where the paper took the best of several per "
-        "combination. The paper's reading of its Fig. 1 (wording unverified): reward scaling, "
-        "learning-rate annealing and orthogonal init raise the return; value clipping brings no "
-        "gain, tested as the one-sided claim that its effect stays below "
+        "share the other three switches and the seed, on each aggregate; then split by the "
+        "switches it interacts with (reward scaling, value clipping). Every combination runs with "
+        "the released PPO learning rates of its environment, where the paper took the best of "
+        "several per combination. The paper's reading of its Fig. 1 (wording unverified): reward "
+        "scaling, learning-rate annealing and orthogonal init raise the return; value clipping "
+        "brings no gain, tested as the one-sided claim that its effect stays below "
         f"+{NO_GAIN_MARGIN:.0%} of the mean return without it (a paired t-test against that "
         "margin).\n",
         stats.METHOD + "\n",
     ]
     grid = frame.groupby("env").agg(runs=("complete", "sum"), seeds=("seed", "unique"))
-    grid = grid.reindex(order_envs(frame.env)).reset_index()
+    grid = grid.reindex(frame.env.unique()).reset_index()
     grid["of"] = grid.seeds.map(lambda s: f"{16 * len(s)} (16 x seeds {', '.join(map(str, s))})")
     parts.append("## The grid\n\n" + markdown(grid[["env", "runs", "of"]]))
-    for env in order_envs(frame.env):
-        table = effects[effects.env == env].assign(claim=lambda t: t.switch.map(CLAIM_TEXT).str[0])
-        table["effect [95% CI]"] = [
-            interval(*r) for r in table[["estimate", "ci_low", "ci_high"]].values
-        ]
-        table["p"], table["aggregate"] = (
-            table.p.map(lambda p: number(p, 4)),
-            table["aggregate"].map(AGGREGATES),
-        )
-        table = table.pivot_table(
-            index=["claim", "subset", "n"],
-            columns="aggregate",
-            values=["effect [95% CI]", "p", "mark"],
-            aggfunc="first",
-            sort=False,
-        )
-        table.columns = [f"{c} ({k})" for c, k in table.columns]
+    table = effects.assign(claim=effects.switch.map(CLAIM_TEXT).str[0])
+    table["effect [95% CI]"] = [
+        interval(*r) for r in table[["estimate", "ci_low", "ci_high"]].values
+    ]
+    table["p"] = table.p.map(lambda p: number(p, 4))
+    table["aggregate"] = table["aggregate"].map(AGGREGATES)
+    shown, index = ["effect [95% CI]", "p", "mark"], ["claim", "subset", "n"]
+    for env, here in table.groupby("env", sort=False):
+        here = here.pivot_table(shown, index, "aggregate", aggfunc="first", sort=False)
+        here.columns = [f"{c} ({k})" for c, k in here.columns]
         parts.append(
-            f"## {env}: effect of turning each switch on\n\n" + markdown(table.reset_index())
+            f"## {env}: effect of turning each switch on\n\n" + markdown(here.reset_index())
         )
     staged(out / "ablation.md").write_text("\n".join(parts))
     return [out / "ablation.md"]
@@ -625,20 +574,16 @@ def returns_table(frame, paper):
     """Rows (environment, variant, runs); columns: the paper's number and both aggregates."""
     rows = []
     for (env, variant, setting), runs in frame.groupby(["env", "variant", "setting"], sort=False):
-        key = (variant, env_family(env))
-        theirs = paper.loc[key] if key in paper.index and setting == OURS else None
-        cells = [t_cell(runs[kind]) for kind in AGGREGATES]
-        if theirs is not None:
-            theirs = f"{number(theirs['mean'])} [{number(theirs.ci_low)}, {number(theirs.ci_high)}]"
-        rows.append([env, label(variant), setting, theirs or "", *cells])
+        key, cells = (variant, env_family(env)), [t_cell(runs[kind]) for kind in AGGREGATES]
+        theirs = ""
+        if key in paper.index and setting == OURS:
+            theirs = interval(*paper.loc[key]).lstrip("+")
+        rows.append([env, label(variant), setting, theirs, *cells])
         if variant == "trpo_plus" and setting == OURS:
             here = frame[(frame.env == env) & (frame.setting == OURS)]
             means = here.groupby("variant")[list(AGGREGATES)].mean()
             ours = [aai_acli(means[kind].to_dict()) for kind in AGGREGATES]
-            f = env_family(env)
-            theirs = aai_acli(
-                {v: paper.loc[(v, f), "mean"] for v in TABLE_1 if (v, f) in paper.index}
-            )
+            theirs = aai_acli(paper_means(paper, env))
             for i, name in enumerate(("AAI", "ACLI")):
                 rows.append([env, name, OURS, number(theirs[i]), *(number(o[i]) for o in ours)])
     columns = ["environment", "variant", "runs", "paper"]
@@ -661,7 +606,7 @@ def trust_region_table(frame):
 def claims_markdown(claims):
     table = claims[["env", "text", "where"]].copy()
     table["aggregate"] = claims["aggregate"].map(AGGREGATES).fillna("per run: over iterations")
-    digits = [0 if key in ("acli", "ppo_ppom", "trpop_trpo") else 2 for key in claims.claim]
+    digits = [2 if key in [*RATIO_CLAIMS, "ppo_ratio"] else 0 for key in claims.claim]
     estimates = claims[["estimate", "ci_low", "ci_high"]].values
     table["ours [95% CI]"] = [interval(*e, d) for e, d in zip(estimates, digits, strict=True)]
     table["paper"] = [interval(p, None, None).split(" [")[0] for p in claims.paper]
@@ -673,13 +618,12 @@ def claims_markdown(claims):
 
 CLAIMS_LEAD = (
     "Each claim of the paper, in its direction, where it makes it; the paper's text could not be "
-    "checked, so its wording is not quoted (its tables' numbers are: `reference/paper_tables.csv`),"
-    " "
-    "and the figure numbers of its trust-region plots are unverified. The trust region: per run, "
-    "the "
-    "mean over its iterations of the mean KL, and of the max ratio - 1; compared as ratios of "
-    "geometric means over runs (tested on their logarithms). PPO-NoClip's trust region 'about as "
-    "PPO's' is an equivalence with the margin [1/2, 2] on that ratio. `claims.csv` holds every row."
+    "checked, so its wording is not quoted (its tables' numbers are: "
+    "`reference/paper_tables.csv`), and the figure numbers of its trust-region plots are "
+    "unverified. The trust region: per run, the mean over its iterations of the mean KL, and of "
+    "the max ratio - 1; compared as ratios of geometric means over runs (tested on their "
+    "logarithms). PPO-NoClip's trust region 'about as PPO's' is an equivalence with the margin "
+    "[1/2, 2] on that ratio. `claims.csv` holds every row."
 )
 
 
@@ -703,9 +647,9 @@ def write_table_md(frame, claims, paper, notes, out):
         parts.append(claims_markdown(claims))
         if len(compared := comparisons(done)):
             parts.append(
-                "## Comparisons that the paper did not make\n\nShown, not counted among its claims;"
-                " "
-                "each two-sided at alpha = 0.05 (the one-sided p-values, each against 0.025). "
+                "## Comparisons that the paper did not make\n\n"
+                "Shown, not counted among its claims; each two-sided at alpha = 0.05 (the "
+                "one-sided p-values, each against 0.025). "
                 f"{RELEASED_PROTOCOL}\n\n{markdown(compared)}"
             )
         parts.append(
@@ -717,17 +661,13 @@ def write_table_md(frame, claims, paper, notes, out):
     else:
         parts.append("No run has finished yet.\n")
     per_run = frame[["env", "source", "done", "best", "last10", "kl", "ratio", "gave_up"]].copy()
-    per_run["done"] = [
-        f"{d}" + ("" if c else f" of {p}")
-        for d, c, p in frame[["done", "complete", "planned"]].values
-    ]
+    of = frame.planned.map(" of {}".format).where(~frame.complete, "")
+    per_run["done"] = frame.done.astype(str) + of
     per_run[["best", "last10", "gave_up"]] = per_run[["best", "last10", "gave_up"]].map(number)
     per_run[["kl", "ratio"]] = per_run[["kl", "ratio"]].map(short)
-    names = (
-        "environment,run,iterations,best iteration,last 10,mean KL,max ratio,line search gave up"
-    )
-    per_run = per_run.set_axis(names.split(","), axis=1)
-    parts.append("## Per run\n\n" + markdown(per_run))
+    names = "environment,run,iterations,best iteration,last 10,mean KL,max ratio"
+    names = [*names.split(","), "line search gave up"]
+    parts.append("## Per run\n\n" + markdown(per_run.set_axis(names, axis=1)))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
     staged(out / "table.md").write_text("\n".join(parts))
@@ -738,12 +678,15 @@ def write_table_md(frame, claims, paper, notes, out):
 COLOURS = {OURS: "tab:blue", TLTERM: "tab:orange", RELEASED: "tab:green"}
 
 
-def per_iteration(runs_by_source, runs, column, window, how):
-    """(iterations x runs) of one record column, smoothed over window iterations; its steps."""
+def plot_runs(ax, runs_by_source, runs, column, how, colour, label=None):
+    """One record column over the steps, rolling mean or median of 10 iterations: each run thin,
+    their mean or median bold."""
     matrix = pd.DataFrame({s: pd.Series(runs_by_source[s].columns[column]) for s in runs.source})
-    matrix = (matrix - 1 if column == "max_ratio" else matrix).rolling(window, min_periods=1)
-    matrix = matrix.mean() if how == "mean" else matrix.median()
-    return matrix, (matrix.index + 1) * runs.batch.iloc[0] / 1e6
+    matrix = (matrix - 1 if column == "max_ratio" else matrix).rolling(10, min_periods=1)
+    matrix = matrix.mean() if how == "mean" else matrix.median().clip(lower=1e-6)  # log scale
+    steps = (matrix.index + 1) * runs.batch.iloc[0] / 1e6
+    ax.plot(steps, matrix.to_numpy(), color=colour, alpha=0.3, lw=0.6)
+    ax.plot(steps, matrix.agg(how, axis=1), color=colour, lw=1.8, label=label)
 
 
 def panels(count, rows=1):
@@ -761,17 +704,14 @@ def save(figure, path, title):
 def plot_curves(frame, runs_by_source, paper, out):
     """A panel per variant: each seed thin, their mean bold, per setting; the paper's dashed."""
     written = []
-    for env in order_envs(frame.env):
+    for env in frame.env.unique():
         here = frame[frame.env == env]
-        variants = [v for v in VARIANT_LABELS if v in set(here.variant)]
-        variants += sorted(set(here.variant) - set(VARIANT_LABELS))
+        variants = list(dict.fromkeys(here.variant))  # in the paper's order: the frame is sorted
         figure, axes = panels(len(variants), 1 + (len(variants) > 3))
         for ax, variant in zip(axes.flat, variants, strict=False):
             for setting, runs in here[here.variant == variant].groupby("setting", sort=False):
-                matrix, steps = per_iteration(runs_by_source, runs, "mean_return", 10, "mean")
-                ax.plot(steps, matrix.to_numpy(), color=COLOURS[setting], alpha=0.3, lw=0.6)
-                label_ = f"{setting} (n={len(runs)})"
-                ax.plot(steps, matrix.mean(axis=1), color=COLOURS[setting], lw=1.8, label=label_)
+                name, colour = f"{setting} (n={len(runs)})", COLOURS[setting]
+                plot_runs(ax, runs_by_source, runs, "mean_return", "mean", colour, name)
             if (variant, env_family(env)) in paper.index:
                 level = paper.loc[(variant, env_family(env)), "mean"]
                 ax.axhline(level, color="black", linestyle="--", lw=1, label="paper (gym -v2)")
@@ -788,18 +728,14 @@ def plot_trust_region(frame, runs_by_source, out):
     """Mean KL and max ratio - 1 per variant, each panel on its own log scale, as rolling medians
     of 10 iterations: no variant's spike flattens another's panel."""
     written = []
-    for env in order_envs(frame.env):
+    for env in frame.env.unique():
         here = frame[(frame.env == env) & frame.kl.notna()]
         groups = list(here.groupby(["variant", "setting"], sort=False))
         figure, axes = panels(2 * len(groups), 2)
         for column, ((variant, setting), runs) in enumerate(groups):
             for row, (name, bound) in enumerate((("mean_kl", "delta"), ("max_ratio", "eps"))):
                 ax = axes[row, column]
-                matrix, steps = per_iteration(runs_by_source, runs, name, 10, "median")
-                ax.plot(
-                    steps, matrix.clip(lower=1e-6).to_numpy(), color="tab:blue", alpha=0.3, lw=0.6
-                )
-                ax.plot(steps, matrix.median(axis=1).clip(lower=1e-6), color="tab:blue", lw=1.6)
+                plot_runs(ax, runs_by_source, runs, name, "median", "tab:blue")
                 if runs[bound].max() < 1e6:  # PPO-NoClip's released eps is 1e32
                     ax.axhline(runs[bound].max(), color="black", ls="--", lw=1, label=bound)
                     ax.legend(fontsize=6)
@@ -815,34 +751,25 @@ def plot_trust_region(frame, runs_by_source, out):
 def plot_ablation(frame, effects, out):
     """Per switch, each pair of runs off and on, coloured by reward scaling x value clipping."""
     written, colours = [], {(1, 1): "tab:blue", (1, 0): "tab:green", (0, 1): "tab:red"}
-    for env in order_envs(frame.env):
+    style = {"marker": "o", "ms": 3, "lw": 0.8, "alpha": 0.7}
+    for env in frame.env.unique():
         runs = frame[(frame.env == env) & frame.complete]
         figure, axes = panels(4)
         for ax, switch in zip(axes.flat, ABLATION_SWITCHES, strict=True):
             others = [x for x in ABLATION_SWITCHES if x != switch]
             pairs = runs.pivot_table(index=["seed", *others], columns=switch, values="best")
-            pairs = pairs.reindex(columns=[False, True])
-            for levels, row in pairs.dropna().iterrows():
+            for levels, row in pairs.reindex(columns=[False, True]).dropna().iterrows():
                 state = dict(zip(others, levels[1:], strict=True))
                 shown = [x for x in ("scale_reward", "clip_vloss") if x in state]
                 key = tuple(int(state.get(x, 1)) for x in ("scale_reward", "clip_vloss"))
-                name = ", ".join(f"{SWITCH_NAMES[x]} {'on' if state[x] else 'off'}" for x in shown)
-                seen = name in ax.get_legend_handles_labels()[1]
-                ax.plot(
-                    [0, 1],
-                    row.to_numpy(),
-                    color=colours.get(key, "tab:gray"),
-                    marker="o",
-                    ms=3,
-                    lw=0.8,
-                    alpha=0.7,
-                    label=None if seen else name,
-                )
+                name = in_words(shown, [state[x] for x in shown])
+                name = None if name in ax.get_legend_handles_labels()[1] else name
+                colour = colours.get(key, "tab:gray")
+                ax.plot([0, 1], row.to_numpy(), color=colour, label=name, **style)
             mine = effects[(effects.env == env) & (effects.switch == switch)]
             mark = " / ".join(mine[mine.subset == "all pairs"].mark)
-            ax.set(
-                xticks=[0, 1], xticklabels=["off", "on"], xlim=(-0.3, 1.3), ylabel="best iteration"
-            )
+            ax.set(xticks=[0, 1], xticklabels=["off", "on"], xlim=(-0.3, 1.3))
+            ax.set_ylabel("best iteration")
             ax.set_title(f"{SWITCH_NAMES[switch]}: {mark}\n(best / last 10)", fontsize=8)
             ax.legend(fontsize=6)
         title = f"{env}: each pair of runs with the switch off and on, the rest and the seed shared"
@@ -853,12 +780,11 @@ def plot_ablation(frame, effects, out):
 MARKS_DEFINED = (
     "**agrees**: our runs show the paper's claim at alpha = 0.05, one-sided in its direction (a "
     "claim of no difference: inside its stated margin); **disagrees**: they show the opposite at "
-    "the "
-    "same level; **not resolved**: neither, or too few runs."
+    "the same level; **not resolved**: neither, or too few runs."
 )
 
 
-def readme_block(frame, claims, effects, paper, link):
+def readme_block(frame, claims, paper, link):
     done = frame[frame.complete & frame.env.isin(README_ENVS) & frame.variant.isin(VARIANT_LABELS)]
     envs = [e for e in README_ENVS if e in set(done.env)]
     if not envs:
@@ -866,32 +792,21 @@ def readme_block(frame, claims, effects, paper, link):
     ours = done[done.setting == OURS]
     n = ours.groupby("env").variant.value_counts().groupby("env").max()
     rows = []
-    for setting in [OURS] + [RELEASED] * (RELEASED in set(done.setting)):
-        for variant in VARIANT_LABELS:
-            cells = []
-            for env in envs:
-                runs = done[
-                    (done.env == env) & (done.variant == variant) & (done.setting == setting)
-                ]
-                key = (variant, env_family(env))
-                theirs = number(paper.loc[key, "mean"]) if key in paper.index else "—"
-                theirs = theirs if setting == OURS else "—"
-                size = f" (n={len(runs)})" if len(runs) != n[env] else ""
-                cells.append(
-                    f"{theirs} / {number(runs.last10.mean())} / {number(runs.best.mean())}{size}"
-                )
-            if (
-                setting == OURS
-                and variant != "ppo_noclip_only"
-                or any(" / — / —" not in c for c in cells)
-            ):
-                rows.append([label(variant) + ("" if setting == OURS else f", {setting}"), *cells])
+    for setting, variant in itertools.product([OURS, TLTERM, RELEASED], VARIANT_LABELS):
+        if len(here := done[(done.setting == setting) & (done.variant == variant)]):
+            rows.append([label(variant) + ROW_SUFFIX[setting]])
+        for env in envs if len(here) else []:
+            runs, key = here[here.env == env], (variant, env_family(env))
+            cell = [number(paper.loc[key, "mean"]) if key in paper.index else "—"]
+            cell = [
+                cell[0] if setting == OURS else "—",
+                *map(number, runs[["last10", "best"]].mean()),
+            ]
+            size = f" (n={len(runs)})" if len(runs) != n[env] else ""
+            rows[-1].append(" / ".join(cell) + size if len(runs) else "—")
     rows.append(["*The paper's claims (where it makes them)*", *([""] * len(envs))])
-    effects = effects[effects.subset == "all pairs"].rename(columns={"switch": "claim"})
     for key, text, where in CLAIMS:
-        mine = pd.concat([claims, effects])
-        mine = mine[mine.claim == key]
-        if len(mine):
+        if len(mine := claims[claims.claim == key]):
             cells = [" / ".join(mine[mine.env == env].mark) or "—" for env in envs]
             both = " (best / last 10)" if mine["aggregate"].iloc[0] in AGGREGATES else ""
             rows.append([f"{text}, {where}{both}", *cells])
@@ -900,12 +815,10 @@ def readme_block(frame, claims, effects, paper, link):
     levels = []
     for kind, name in AGGREGATES.items():
         means = ours.groupby(["variant", "env"])[kind].mean()
-        ratio = (means.rename(lambda e: env_family(e), level="env") / paper["mean"]).dropna()
+        ratio = (means.rename(env_family, level="env") / paper["mean"]).dropna()
         if len(ratio):
-            mean = np.exp(np.log(ratio).mean())
-            levels.append(
-                f"on the {name} {ratio.min():.2f}-{ratio.max():.2f}x (geometric mean {mean:.2f})"
-            )
+            mean, span = np.exp(np.log(ratio).mean()), f"{ratio.min():.2f}-{ratio.max():.2f}x"
+            levels.append(f"on the {name} {span} (geometric mean {mean:.2f})")
     tables = f"[table.md]({link}table.md#claims-and-marks), [claims.csv]({link}claims.csv)"
     lines = [
         "**Does it reproduce the paper?** Its Tables 1 and 2, rerun for 1M steps with the released "
@@ -920,17 +833,17 @@ def readme_block(frame, claims, effects, paper, link):
         "final iterations), so both are shown; its authors' analysis code takes each agent's best.",
     ]
     compared = comparisons(done)
-    compared = compared[compared.comparison.str.endswith(RELEASED)]
-    for what, rows in compared.groupby("comparison", sort=False):
-        counts = rows["the first is"].value_counts()
-        counts = ", ".join(f"{word} in {counts[word]}" for word in counts.index)
-        what = what.replace(" minus the", " against the")
-        runs = f"{len(done[done.setting == RELEASED])} runs of the released code"
-        protocol = RELEASED_PROTOCOL[0].lower() + RELEASED_PROTOCOL[1:-1]
+    found = []
+    for what, rows in compared[compared.comparison.str.endswith(RELEASED)].groupby("comparison"):
+        counts = ", ".join(f"{w} in {k}" for w, k in rows["the first is"].value_counts().items())
+        found.append(f"{what.split(' minus')[0]}: {counts} of {len(rows)}")
+    if found:
         where = f"[table.md]({link}table.md#comparisons-that-the-paper-did-not-make)"
-        lines.append(f"**{what[0].upper() + what[1:]}** ({runs}; {protocol}): "
-                     f"ours {counts} of {len(rows)} comparisons (variant x aggregate, two-sided; "
-                     f"{where}).")  # fmt: skip
+        lines.append(
+            f"**Against the released code** ({len(done[done.setting == RELEASED])} runs; "
+            f"{RELEASED_PROTOCOL[0].lower()}{RELEASED_PROTOCOL[1:-1]}), two-sided per variant and "
+            f"aggregate: {'; '.join(found)} ({where})."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -969,9 +882,8 @@ def write_report(args):
         sys.exit(f"benchmark_report.py: give --runs (event files), --records ({RECORDS}) or both")
     source, skipped = " and ".join(str(folder) for folder in sources), []
     ours = args.out.resolve() == (REPOSITORY / "benchmark_results").resolve()
-    released = args.released or (
-        REPOSITORY / "benchmark_results/released/records" if ours else None
-    )
+    default = REPOSITORY / "benchmark_results/released/records" if ours else None
+    released = args.released or default
     runs = load_runs(args.runs, skipped) if args.runs is not None else []
     if args.records is not None:  # a run's event files win over its record
         keys = {run.key for run in runs}
@@ -1004,30 +916,28 @@ def write_report(args):
     by_source = {r.source: r for r in runs + released}
     paper = load_paper_table(args.paper_table)
     if len(paper) == 0:
-        print(
-            f"benchmark_report.py: no paper table at {args.paper_table}; its columns stay empty",
-            file=sys.stderr,
-        )
+        missing = f"no paper table at {args.paper_table}; its columns stay empty"
+        print(f"benchmark_report.py: {missing}", file=sys.stderr)
     ablation = [r for r in runs if ablation_switches(r.exp_name)]
     table = [r for r in runs if not ablation_switches(r.exp_name)]
     frame = [run_frame(rs, s) for rs, s in ((table, OURS), (released, RELEASED)) if rs]
     frame = sort_frame(pd.concat(frame)) if table else None
-    claims = pd.DataFrame(columns=["env", "claim", "mark", "aggregate"])
-    effects = pd.DataFrame(columns=["env", "switch", "subset", "mark", "aggregate"])
-    if table:
-        claims = paper_claims(frame[frame.complete], paper) if frame.complete.any() else claims
-        written += write_table_md(frame, claims, paper, notes, args.out)
-        written += plot_curves(frame, by_source, paper, args.out)
-        written += plot_trust_region(frame, by_source, args.out)
+    effects = pd.DataFrame(columns=["env", "switch", "subset", "n", "mark", "aggregate"])
     if ablation:
         ablation = sort_frame(run_frame(ablation, OURS))
         effects = ablation_effects(ablation)
         written += write_ablation(ablation, effects, args.out)
         written += plot_ablation(ablation, effects, args.out)
+    if table:
+        claims = paper_claims(frame[frame.complete], paper) if frame.complete.any() else None
+        claims = all_claims(claims, effects)
+        written += write_table_md(frame, claims, paper, notes, args.out)
+        written += plot_curves(frame, by_source, paper, args.out)
+        written += plot_trust_region(frame, by_source, args.out)
     readme = args.readme or (REPOSITORY / "README.md" if ours else None)
     if readme is not None and table:
         link = Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
-        block = readme_block(frame, claims, effects, paper, link)
+        block = readme_block(frame, claims, paper, link)
         written += write_readme(block, readme) if block is not None else []
     print(f"report on {len(runs) + len(released)} runs:")
     print("".join(f"  {path}\n" for path in written), end="")
@@ -1038,9 +948,8 @@ if __name__ == "__main__":
     try:
         main(args)
     except KeyboardInterrupt:
-        sys.exit(
-            print(f"Ctrl-C: aborted; the report in {args.out} is as it was", file=sys.stderr) or 130
-        )
+        print(f"Ctrl-C: aborted; the report in {args.out} is as it was", file=sys.stderr)
+        sys.exit(130)
     except OSError as error:
         full = error.errno in (errno.ENOSPC, errno.EDQUOT)
         what = f"the disk of {args.out} is full" if full else f"{error.strerror}: {error.filename}"

@@ -6,7 +6,7 @@ Result holds one-sided p-values for and against the claim; its mark, at ALPHA: "
 test for the claim rejects, "disagrees" when the test the other way rejects, else "not resolved".
 """
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import scipy.stats
@@ -19,17 +19,18 @@ METHOD = (
     "test the other way rejects, **not resolved** otherwise or when a group has fewer than "
     f"{MIN_RUNS} runs. The tests (`scipy.stats`; none draws random numbers, so no mark depends on "
     "an RNG seed): two groups of runs, the exact permutation test of the difference of their means "
-    "over every split of the pooled runs (252 splits for 5 and 5 seeds, 56 for 3 and 5); runs "
+    "over every split of the pooled runs (252 splits for 5 and 5 seeds, so p >= 1/252; 56 for 3 "
+    "and 5, p >= 0.018; 20 for 3 and 3, p >= 0.05, so 3 runs against 3 can never agree or "
+    "disagree); runs "
     "paired by seed or by the other switches, the paired t-test; one group against a bound, the "
     "one-sample t-test; a claim of no difference, two one-sided tests (TOST) against its stated "
     "margin. ACLI - AAI is a difference of maxima of absolute differences of four means: with the "
     "arm of each maximum and the signs fixed at the observed means it is a linear contrast of the "
     "four means, tested by Welch's t (Welch-Satterthwaite degrees of freedom); picking the arms "
-    "from "
-    "the same data favours both maxima alike, and `tests/` measures its false-positive rate with "
-    "no difference at all. Intervals: 95% t intervals. Limits: with 5 seeds only large effects are "
-    "resolved; the several dozen marks carry no correction for multiplicity, so a few of them may "
-    "agree or disagree by chance."
+    "from the same data favours both maxima alike, and `tests/` measures its false-positive rate "
+    "with no difference at all. Intervals: 95% t intervals. Limits: with 5 seeds only large "
+    "effects are resolved; the several dozen marks carry no correction for multiplicity, so a few "
+    "of them may agree or disagree by chance."
 )
 
 
@@ -38,26 +39,17 @@ class Result:
     estimate: float
     low: float
     high: float
-    p: float  # one-sided p-value for the claim (NaN: no test)
-    p_against: float  # one-sided p-value for the opposite
     n: str  # the runs or pairs behind it, e.g. "5, 5" or "24 pairs"
     test: str
+    p: float = np.nan  # one-sided p-value for the claim (NaN: no test)
+    p_against: float = np.nan  # one-sided p-value for the opposite
 
     @property
     def mark(self):
         return str(mark_of(self.p, self.p_against))
 
     def row(self):
-        return [
-            self.estimate,
-            self.low,
-            self.high,
-            self.n,
-            self.test,
-            self.p,
-            self.p_against,
-            self.mark,
-        ]
+        return [*astuple(self), self.mark]
 
 
 def mark_of(p, p_against):
@@ -84,28 +76,21 @@ def permutation_p(a, b, alternative, shift=0.0):
     """Exact permutation p-value of mean(a) - shift - mean(b) ("greater" or "less"), over the last
     axis: a and b may hold many draws, one per row."""
     a, b = np.asarray(a, float) - shift, np.asarray(b, float)
-    p = scipy.stats.permutation_test(
-        (a, b),
-        _difference,
-        permutation_type="independent",
-        n_resamples=np.inf,
-        alternative=alternative,
-        vectorized=True,
-        axis=-1,
-    ).pvalue
+    options = dict(permutation_type="independent", n_resamples=np.inf, vectorized=True, axis=-1)
+    p = scipy.stats.permutation_test((a, b), _difference, alternative=alternative, **options).pvalue
     return p if np.ndim(p) else float(p)
 
 
 def _unpaired(a, b, test):
     a, b = np.asarray(a, float), np.asarray(b, float)
-    n, estimate = f"{len(a)}, {len(b)}", np.mean(a) - np.mean(b) if len(a) and len(b) else np.nan
-    if min(len(a), len(b)) < MIN_RUNS:
-        return a, b, Result(estimate, np.nan, np.nan, np.nan, np.nan, n, test)
-    low, high = estimate, estimate
-    if np.ptp(a) + np.ptp(b) > 0:
-        welch = scipy.stats.ttest_ind(a, b, equal_var=False)
-        low, high = welch.confidence_interval(0.95)
-    return a, b, Result(float(estimate), float(low), float(high), np.nan, np.nan, n, test)
+    estimate = float(np.mean(a) - np.mean(b)) if len(a) and len(b) else np.nan
+    result = Result(estimate, np.nan, np.nan, f"{len(a)}, {len(b)}", test)
+    if min(len(a), len(b)) >= MIN_RUNS:
+        result.low, result.high = estimate, estimate
+        if np.ptp(a) + np.ptp(b) > 0:
+            welch = scipy.stats.ttest_ind(a, b, equal_var=False)
+            result.low, result.high = (float(x) for x in welch.confidence_interval(0.95))
+    return a, b, result
 
 
 def greater(a, b):
@@ -129,7 +114,7 @@ def equivalent(a, b, margin):
 
 def _t_test(differences, n, test, below=False):
     d = np.asarray(differences, float)
-    result = Result(np.mean(d) if len(d) else np.nan, np.nan, np.nan, np.nan, np.nan, n, test)
+    result = Result(np.mean(d) if len(d) else np.nan, np.nan, np.nan, n, test)
     if len(d) >= MIN_RUNS and np.ptp(d) > 0:  # no spread: no t statistic
         result.low, result.high = scipy.stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
         up, down = (
@@ -141,8 +126,7 @@ def _t_test(differences, n, test, below=False):
 
 def above(values, bound):
     """Claim: the mean of values is above bound (one-sample t-test)."""
-    result = _t_test(np.asarray(values, float) - bound, f"{len(values)}", "one-sample t")
-    return result
+    return _t_test(np.asarray(values, float) - bound, f"{len(values)}", "one-sample t")
 
 
 def paired_greater(on, off, margin=None):
@@ -153,22 +137,19 @@ def paired_greater(on, off, margin=None):
     if margin is None:
         return _t_test(d, pairs, "paired t")
     result = _t_test(d - margin, pairs, f"paired t, margin {margin:.0f}", below=True)
-    result.estimate, result.low, result.high = (
-        x + margin for x in (result.estimate, result.low, result.high)
-    )
+    result.estimate, result.low, result.high = (x + margin for x in astuple(result)[:3])
     return result
 
 
 def acli_minus_aai(ppo, ppo_m, trpo, trpo_plus):
     """Claim: ACLI > AAI, where ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|) and AAI = max(|PPO -
     TRPO+|, |PPO-M - TRPO|) of the four means. With each maximum's arm and sign fixed at the
-    observed
-    means, ACLI - AAI = sum(w * mean), a linear contrast: standard error sqrt(sum(w^2 s^2 / n)),
-    Welch-Satterthwaite degrees of freedom, Student's t."""
+    observed means, ACLI - AAI = sum(w * mean), a linear contrast: standard error
+    sqrt(sum(w^2 s^2 / n)), Welch-Satterthwaite degrees of freedom, Student's t."""
     groups = [np.asarray(g, float) for g in (ppo, ppo_m, trpo, trpo_plus)]
     n, test = ", ".join(str(len(g)) for g in groups), "Welch t on a contrast"
     if min(len(g) for g in groups) < MIN_RUNS:
-        return Result(np.nan, np.nan, np.nan, np.nan, np.nan, n, test)
+        return Result(np.nan, np.nan, np.nan, n, test)
     means = np.array([g.mean() for g in groups])
     weights = np.zeros(4)
     for sign, arms in (1, [(0, 1), (3, 2)]), (-1, [(0, 3), (1, 2)]):
@@ -177,9 +158,9 @@ def acli_minus_aai(ppo, ppo_m, trpo, trpo_plus):
     estimate = float(weights @ means)
     terms = np.array([w**2 * g.var(ddof=1) / len(g) for w, g in zip(weights, groups, strict=True)])
     if terms.sum() == 0:
-        return Result(estimate, estimate, estimate, np.nan, np.nan, n, test)
+        return Result(estimate, estimate, estimate, n, test)
     se = np.sqrt(terms.sum())
     df = terms.sum() ** 2 / sum(t**2 / (len(g) - 1) for t, g in zip(terms, groups, strict=True))
-    half = scipy.stats.t.ppf(0.975, df) * se
-    p, against = scipy.stats.t.sf(estimate / se, df), scipy.stats.t.cdf(estimate / se, df)
-    return Result(estimate, estimate - half, estimate + half, float(p), float(against), n, test)
+    half, t = scipy.stats.t.ppf(0.975, df) * se, estimate / se
+    p, against = float(scipy.stats.t.sf(t, df)), float(scipy.stats.t.cdf(t, df))
+    return Result(estimate, estimate - half, estimate + half, n, test, p, against)

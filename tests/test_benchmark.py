@@ -8,6 +8,7 @@
 - A tiny real benchmark, once two of the variant scripts exist.
 """
 
+import itertools
 import os
 import re
 import shlex
@@ -856,6 +857,8 @@ def known_world(records, released):
     for seed in (1, 2, 3):
         header = "# Per-iteration record of the released code's run, by hand."
         write_record(released, "Hopper-v4", "ppo_continuous", seed, 2000 + seed, header=header)
+    for seed in (1, 2):  # ours with the time limit as a termination, two seeds
+        write_record(records, "Hopper-v4", "ppo_continuous_tlterm", seed, 2000 + 10 * seed)
 
 
 def test_known_answers_reach_the_readme_marks_and_claims_csv(tmp_path):
@@ -872,7 +875,9 @@ def test_known_answers_reach_the_readme_marks_and_claims_csv(tmp_path):
     # paper / last 10 / best; Walker2d-v4's PPO-M has one seed, said in its cell.
     assert rows["PPO"] == ["2513 / 3200 / 3200", "3292 / 2200 / 2200"]
     assert rows["PPO-M"] == ["2142 / 1200 / 1200", "2735 / 2000 / 2000 (n=1)"]
-    assert rows["PPO, released code"] == ["— / 2002 / 2002 (n=3)", "— / — / — (n=0)"]
+    assert rows["PPO, released code"] == ["— / 2002 / 2002 (n=3)", "—"]
+    assert rows["PPO, time limit as termination"] == ["— / 2015 / 2015 (n=2)", "—"]
+    assert "PPO-M, released code" not in rows  # no runs, no row
     marks = {
         row: cells
         for row, cells in rows.items()
@@ -897,12 +902,51 @@ def test_known_answers_reach_the_readme_marks_and_claims_csv(tmp_path):
     assert ppo.p == pytest.approx(1 / 252)  # the most extreme of the 252 splits
     noclip = claims[(claims.env == "Hopper-v4") & (claims.claim == "noclip_only_kl")].iloc[0]
     assert noclip.estimate == pytest.approx(5.0) and noclip.mark == "disagrees"
+    # A claim whose group has no runs has no row: Walker2d-v4 has no PPO-NoClip runs.
+    walker = set(claims[claims.env == "Walker2d-v4"].claim)
+    assert walker == {"acli", "ppo_ppom", "trpop_trpo", "ppo_ratio", "ppom_kl", "ppom_ratio"}
+    # Each setting against the released code, counted in one README sentence: ours 5 seeds
+    # against 3 (p = 1/56 each way), ours with the time limit 2 against 3 (p >= 1/10).
+    against = "ours: above in 2 of 2; ours, time limit as termination: not resolved in 2 of 2"
+    assert against in readme_block(readme.read_text())
     # The released code against ours: 3 seeds against 5, in the comparisons, not among the claims.
     text = (tmp_path / "out" / "table.md").read_text()
     compared = table_rows(text, "Comparisons", key=3)
     row = compared["Hopper-v4 PPO ours minus the released code best iteration"]
     assert row[1:] == ["5, 3", "0.0179, 1.0000", "above"]  # 1/56 < 0.025
     assert "released" not in " ".join(claims.text)
+
+
+def test_ablation_claims_split_by_reward_scaling_and_value_clipping(tmp_path):
+    """Value clipping without reward scaling collapses learning (500), with it gains 400: on all
+    pairs both ablation claims agree with the paper, split by the other switch they do not."""
+    records = tmp_path / "records"
+    for seed, *on in itertools.product((1, 2, 3), *[(0, 1)] * 4):
+        state = dict(zip(report.ABLATION_SWITCHES, on, strict=True))
+        clip, scale = state["clip_vloss"], state["scale_reward"]
+        noise = 20 * ((seed + 2 * clip + 3 * scale + 5 * on[2] + 7 * on[3]) % 4)
+        name = "ablation_" + "_".join(f"{switch}{x}" for switch, x in state.items())
+        write_record(
+            records, "Walker2d-v4", name, seed, noise + (500 if clip > scale else 3000 + 400 * clip)
+        )
+        for variant in report.TABLE_1:
+            write_record(records, "Walker2d-v4", variant, seed, 3000 + seed)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.REPRO_START}\n{report.REPRO_END}\n")
+    report.main(report.Args(records=records, out=tmp_path / "out", readme=readme))
+    claims = pd.read_csv(tmp_path / "out" / "claims.csv").set_index(["claim", "aggregate"])
+    best = claims.xs("best", level="aggregate")
+    assert best.loc["clip_vloss", "mark"] == "agrees"  # -1050: no gain, as the paper says
+    assert best.loc["clip_vloss_scaled", "estimate"] == pytest.approx(1220 / 3)  # pairs 360 / 440
+    assert best.loc["clip_vloss_scaled", ["n", "mark"]].tolist() == ["12 pairs", "disagrees"]
+    assert best.loc["scale_reward", ["estimate", "mark"]].tolist() == [1450, "agrees"]
+    unclipped = best.loc["scale_reward_unclipped"]  # pairs -20 / 60
+    assert (unclipped.estimate, unclipped.mark) == (pytest.approx(-20 / 3), "not resolved")
+    rows = readme_table(readme)
+    assert rows["the same, with reward scaling on (as released), Fig. 1 (best / last 10)"] == [
+        "disagrees / disagrees"
+    ]
+    assert rows["reward scaling raises the return, Fig. 1 (best / last 10)"] == ["agrees / agrees"]
 
 
 GOLDEN = Path(__file__).with_name("golden_readme_block.md")  # the block, rendered once
