@@ -1,23 +1,18 @@
 """The benchmark's report: runs in; the paper's Tables 1 and 2, its claims marked, figures out.
 
-Reads the runs benchmark.sh started from their TensorBoard event files (--runs: one folder per run,
-`{env_id}__{exp_name}__{seed}__{unix_time}`), from the records an earlier report wrote (--records),
-or both (a run's event files win over its record); and the records of the authors' released code
-(--released DIR; by default benchmark_results/released/records when --out is benchmark_results,
-else none). Writes into --out, each file under a temporary name renamed into place once all are
-written, so that an interrupted report leaves the previous one whole:
+Reads runs from their event files (--runs: benchmark.sh's folders `{env}__{name}__{seed}__{time}`),
+from an earlier report's records (--records) or both (the event files win), and the released code's
+records (--released; by default benchmark_results/released/records for --out benchmark_results).
+Writes into --out, each file under a temporary name renamed into place once all are written (an
+interrupted report leaves the previous one whole): records/ (per run and iteration, every number the
+report reads); table.md (Tables 1 and 2 on both aggregates, every claim marked, the comparisons the
+paper did not make, the trust region, every run) and claims.csv (each claim's statistic, p-values
+and mark); ablation.md (the paper's Fig. 1); curves_, trust_region_ and ablation_{env}.png; and the
+README's reproduction block between its marker lines (--readme; ours for benchmark_results).
 
-- records/{env_id}__{exp_name}__{seed}.csv: per iteration, every number the report reads;
-- table.md: Tables 1 and 2 on both aggregates (ours, ours with the time limit as a termination, the
-  released code, the paper), the paper's claims and their marks, the comparisons the paper did not
-  make, the trust region, every run; claims.csv: every claim's statistic, p-values and mark;
-- curves_{env}.png, trust_region_{env}.png; ablation.md and ablation_{env}.png (the paper's Fig. 1);
-- the README's reproduction block between its marker lines (--readme; ours for benchmark_results).
+pandas holds one row per run and builds every table (groupby, pivot_table, to_markdown); scipy.stats
+does every test and interval (report_stats.py); matplotlib draws the figures.
 
-Libraries: pandas holds one row per run and builds every table (groupby, pivot_table, to_markdown
-through tabulate); scipy.stats does every test and interval (report_stats.py); matplotlib draws.
-
-    python benchmark_report.py --runs benchmark_runs/runs --out benchmark_runs
     python benchmark_report.py --records benchmark_results/records --out benchmark_results
 """
 
