@@ -14,23 +14,20 @@ import scipy.stats
 ALPHA = 0.05
 MIN_RUNS = 2  # per group: one run has no spread, so no test
 METHOD = (
-    f"**Marks.** Each claim is tested at alpha = {ALPHA}, one-sided in the direction the paper "
-    "states it: **agrees** when that test rejects the opposite, **disagrees** when the one-sided "
-    "test the other way rejects, **not resolved** otherwise or when a group has fewer than "
-    f"{MIN_RUNS} runs. The tests (`scipy.stats`; none draws random numbers, so no mark depends on "
-    "an RNG seed): two groups of runs, the exact permutation test of the difference of their means "
-    "over every split of the pooled runs (252 splits for 5 and 5 seeds, so p >= 1/252; 56 for 3 "
-    "and 5, p >= 0.018; 20 for 3 and 3, p >= 0.05, so 3 runs against 3 can never agree or "
-    "disagree); runs "
-    "paired by seed or by the other switches, the paired t-test; one group against a bound, the "
-    "one-sample t-test; a claim of no difference, two one-sided tests (TOST) against its stated "
-    "margin. ACLI - AAI is a difference of maxima of absolute differences of four means: with the "
-    "arm of each maximum and the signs fixed at the observed means it is a linear contrast of the "
-    "four means, tested by Welch's t (Welch-Satterthwaite degrees of freedom); picking the arms "
-    "from the same data favours both maxima alike, and `tests/` measures its false-positive rate "
-    "with no difference at all. Intervals: 95% t intervals. Limits: with 5 seeds only large "
-    "effects are resolved; the several dozen marks carry no correction for multiplicity, so a few "
-    "of them may agree or disagree by chance."
+    f"**Marks.** Each claim is tested at alpha = {ALPHA}, one-sided in the paper's direction: "
+    "**agrees** when that test rejects the opposite, **disagrees** when the test the other way "
+    f"rejects, **not resolved** otherwise or when a group has fewer than {MIN_RUNS} runs. Tests "
+    "(`scipy.stats`, none random, so no mark depends on an RNG seed): two groups of runs, the exact"
+    " permutation test of the difference of means over every split of the pooled runs (5 and 5 "
+    "seeds: 252 splits, so p >= 1/252; 3 and 5: 56, p >= 0.018; 3 and 3: 20, p >= 0.05, so never "
+    "resolved); runs paired by seed or by the other switches, the paired t-test; one group against "
+    "a bound, the one-sample t-test; a claim of no difference, two one-sided tests (TOST) against "
+    "its stated margin. ACLI - AAI, a difference of maxima of absolute differences of four means, "
+    "is a linear contrast of them once each maximum's arm and sign are fixed at the observed means:"
+    " Welch's t with Welch-Satterthwaite df; choosing the arms from the same data favours both "
+    "maxima alike, and `tests/` measures its false-positive rate with no difference at all. "
+    "Intervals: 95% t intervals. Limits: with 5 seeds only large effects are resolved; the several "
+    "dozen marks carry no correction for multiplicity, so a few may agree or disagree by chance."
 )
 
 
