@@ -149,9 +149,8 @@ class Run:
     clip_coef: float | None
     columns: dict  # record column -> one float per iteration 1..N, NaN where nothing was logged
     notes: list = field(default_factory=list)
-    header: str = (
-        ""  # a record's first line, kept as it was (the released code's name their source)
-    )
+    # A record's first line, kept as read: the released code's records name their source there.
+    header: str = ""
 
     key = property(lambda self: f"{self.env_id}__{self.exp_name}__{self.seed}")
     iteration_returns = property(lambda self: (r := self.columns["mean_return"])[~np.isnan(r)])
@@ -789,15 +788,16 @@ def readme_block(frame, claims, paper, link):
     n = ours.groupby("env").variant.value_counts().groupby("env").max()
     rows = []
     for setting, variant in itertools.product([OURS, TLTERM, RELEASED], VARIANT_LABELS):
-        if len(here := done[(done.setting == setting) & (done.variant == variant)]):
-            rows.append([label(variant) + ROW_SUFFIX[setting]])
-        for env in envs if len(here) else []:
+        here = done[(done.setting == setting) & (done.variant == variant)]
+        if len(here) == 0:
+            continue  # a row only where there are runs
+        rows.append([label(variant) + ROW_SUFFIX[setting]])
+        for env in envs:
             runs, key = here[here.env == env], (variant, env_family(env))
-            cell = [number(paper.loc[key, "mean"]) if key in paper.index else "—"]
-            cell = [
-                cell[0] if setting == OURS else "—",
-                *map(number, runs[["last10", "best"]].mean()),
-            ]
+            theirs = (
+                number(paper.loc[key, "mean"]) if key in paper.index and setting == OURS else "—"
+            )
+            cell = [theirs, *map(number, runs[["last10", "best"]].mean())]
             size = f" (n={len(runs)})" if len(runs) != n[env] else ""
             rows[-1].append(" / ".join(cell) + size if len(runs) else "—")
     rows.append(["*The paper's claims (where it makes them)*", *([""] * len(envs))])
