@@ -1,14 +1,11 @@
 """The benchmark's report: runs in; the paper's Tables 1 and 2, its claims marked, figures out.
 
-Reads runs from their event files (--runs: benchmark.sh's folders `{env}__{name}__{seed}__{time}`),
-from an earlier report's records (--records) or both (the event files win), and the released code's
-records (--released; by default benchmark_results/released/records for --out benchmark_results).
-Writes into --out, each file under a temporary name renamed into place once all are written (an
-interrupted report leaves the previous one whole): records/ (per run and iteration, every number the
-report reads); table.md (Tables 1 and 2 on both aggregates, every claim marked, the comparisons the
-paper did not make, the trust region, every run) and claims.csv (each claim's statistic, p-values
-and mark); ablation.md (the paper's Fig. 1); curves_, trust_region_ and ablation_{env}.png; and the
-README's reproduction block between its marker lines (--readme; ours for benchmark_results).
+Reads runs from event files (--runs: benchmark.sh's `{env}__{name}__{seed}__{time}` folders), an
+earlier report's records (--records) or both (event files win), and the released code's records
+(--released). Writes into --out, each file renamed into place once all are written: records/ (every
+number the report reads), table.md and claims.csv (Tables 1 and 2 on both aggregates, each claim's
+test and mark, the comparisons the paper did not make, the trust region, every run), ablation.md
+(Fig. 1), curves_, trust_region_ and ablation_{env}.png, and the README's block (--readme).
 
 pandas holds one row per run and builds every table (groupby, pivot_table, to_markdown); scipy.stats
 does every test and interval (report_stats.py); matplotlib draws the figures.
@@ -18,11 +15,12 @@ does every test and interval (report_stats.py); matplotlib draws the figures.
 
 import csv
 import errno
+import io
 import itertools
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +53,62 @@ REPRO_END = "<!-- end of reproduction -->"
 RECORDS = "per-run records"
 VALID_CONSTANTS = {"batch_size": "[1-9][0-9]*", "batch_size_assumed": "[01]"}
 VALID_CONSTANTS |= {"planned_iterations": "[0-9]*"}  # in a record's `# run=` line
+STAGED = []  # (temporary, final) paths of the report being written; main renames them at the end
+# (key, the claim in the paper's direction, where the paper makes it). The paper's own wording is
+# not quoted: only its tables' numbers (reference/paper_tables.csv) could be checked.
+CLAIMS = [
+    ("acli", "ACLI > AAI", "Table 1"),
+    ("ppo_ppom", "PPO > PPO-M", "Table 1"),
+    ("trpop_trpo", "TRPO+ > TRPO", "Table 1"),
+    ("ppo_ratio", "PPO's max ratio beyond 1 + eps", "trust-region plots"),
+    ("ppom_kl", "PPO-M's mean KL above PPO's", "trust-region plots"),
+    ("ppom_ratio", "PPO-M's max ratio above PPO's", "trust-region plots"),
+    ("noclip_kl", "PPO-NoClip's mean KL as PPO's, within 2x", "trust-region plots"),
+    ("noclip_ratio", "PPO-NoClip's max ratio - 1 as PPO's, within 2x", "trust-region plots"),
+    ("noclip_only_kl", "the same, NoClip on PPO's config: mean KL", "trust-region plots"),
+    ("noclip_only_ratio", "the same, NoClip on PPO's config: max ratio - 1", "trust-region plots"),
+    ("anneal_lr", "learning-rate annealing raises the return", "Fig. 1"),
+    ("ortho_init", "orthogonal init raises the return", "Fig. 1"),
+    ("scale_reward", "reward scaling raises the return", "Fig. 1"),
+    ("scale_reward_unclipped", "the same, with value clipping off", "Fig. 1"),
+    ("clip_vloss", "value clipping: no gain (effect < 5% of the return without it)", "Fig. 1"),
+    ("clip_vloss_scaled", "the same, with reward scaling on (as released)", "Fig. 1"),
+]
+CLAIM_TEXT = {key: (text, where) for key, text, where in CLAIMS}
+RATIO_CLAIMS = [key for key, *_ in CLAIMS[4:10]]  # tested on logs, shown as ratios
+# Each switch's effect in all pairs; the two that interact also where the other does not undo them.
+SPLITS = {"all pairs": "", "value clipping off": "_unclipped", "reward scaling on": "_scaled"}
+RESULT_COLUMNS = "estimate ci_low ci_high n test p p_against mark".split()  # a Result's row()
+SWITCH_NAMES = {"clip_vloss": "value clipping", "scale_reward": "reward scaling"}
+SWITCH_NAMES |= {"ortho_init": "orthogonal init", "anneal_lr": "learning-rate annealing"}
+INTERACTING = ["scale_reward", "clip_vloss"]  # value clipping's bound is in raw reward units
+RELEASED_PROTOCOL = (
+    "The released code resets the environment at the start of every iteration and counts only the "
+    "episodes begun and ended inside it (the cut last one dropped): its per-iteration return is "
+    "measured differently from ours."
+)
+RETURN_PROTOCOL = (
+    "**The return of an iteration** is the mean undiscounted return of the training episodes that "
+    "ended in it: here episodes run on across iterations, so an iteration's mean also counts "
+    f"episodes begun under the previous policy. {RELEASED_PROTOCOL} Neither runs separate "
+    "evaluation episodes."
+)
+CLAIMS_LEAD = (
+    "Each claim of the paper in its direction, where it makes it; its text could not be checked, so"
+    " its wording is not quoted (its tables' numbers are: `reference/paper_tables.csv`) and the "
+    "figure numbers of its trust-region plots are unverified. The trust region: per run, the mean "
+    "over iterations of the mean KL and of the max ratio - 1, compared as ratios of geometric means"
+    " over runs (tested on their logarithms); PPO-NoClip's 'about as PPO's' is an equivalence with "
+    "the margin [1/2, 2] on that ratio. The ablation's claims: in all pairs of runs, then split by "
+    "reward scaling x value clipping, which interact (value clipping without reward scaling "
+    "collapses learning: ablation.md). `claims.csv` holds every row."
+)
+COLOURS = {OURS: "tab:blue", TLTERM: "tab:orange", RELEASED: "tab:green"}
+MARKS_DEFINED = (
+    "**agrees**: our runs show the paper's claim at alpha = 0.05, one-sided in its direction (a "
+    "claim of no difference: inside its stated margin); **disagrees**: they show the opposite at "
+    "the same level; **not resolved**: neither, or too few runs."
+)
 
 
 @dataclass
@@ -88,9 +142,7 @@ def iteration_means(steps, returns, batch_size):
 
 def aggregate(means, kind):
     """One number per run from its per-iteration means: kind "best" or "last10"."""
-    if len(means) == 0:
-        return np.nan
-    return float(np.max(means) if kind == "best" else np.mean(means[-10:]))
+    return float(max(means) if kind == "best" else np.mean(means[-10:])) if len(means) else np.nan
 
 
 def aai_acli(m):
@@ -148,19 +200,17 @@ class Run:
     max_kl: float | None
     clip_coef: float | None
     columns: dict  # record column -> one float per iteration 1..N, NaN where nothing was logged
-    notes: list = field(default_factory=list)
-    # A record's first line, kept as read: the released code's records name their source there.
-    header: str = ""
+    notes: list
+    text: str  # the record as read: the report writes it out unchanged
 
     key = property(lambda self: f"{self.env_id}__{self.exp_name}__{self.seed}")
     iteration_returns = property(lambda self: (r := self.columns["mean_return"])[~np.isnan(r)])
     done_iterations = property(lambda self: len(self.columns["mean_return"]))
-    complete = property(
-        lambda r: r.planned_iterations is None or r.done_iterations >= r.planned_iterations
-    )
+    complete = property(lambda self: self.done_iterations >= (self.planned_iterations or 0))
 
 
-def run_from_events(path, env_id, exp_name, seed):
+def record_from_events(path, notes):
+    """The text of a run's record (see read_record), from the event files in its folder."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
@@ -190,11 +240,16 @@ def run_from_events(path, env_id, exp_name, seed):
     table = table.reindex(index=range(1, max([0, *points.iteration]) + 1), columns=RECORD_COLUMNS)
     table.loc[iterations, "mean_return"] = means
     table.loc[iterations, "episodes"] = returns.iteration.value_counts()
-    # Rounded as a record stores them (6 digits): events and records give the same report.
-    columns = {c: table[c].map(lambda x: float(f"{x:.6g}")).to_numpy() for c in RECORD_COLUMNS[2:]}
+    table["iteration"], table["global_step"] = table.index, table.index * batch_size
     kl, clip = (hparams.get(k, "") for k in ("max_kl", "clip_coef"))
-    kl, clip = (float(x) if re.fullmatch(r"[0-9.eE+-]+", x) else None for x in (kl, clip))
-    return Run(env_id, exp_name, seed, path.name, batch_size, assumed, planned, kl, clip, columns)
+    kl, clip = (float(x) if re.fullmatch(r"[0-9.eE+-]+", x) else "" for x in (kl, clip))
+    planned = "" if planned is None else planned
+    head = f"# Per-iteration record of the run {path.name}, extracted from its event files by"
+    constants = f"run={path.name} batch_size={batch_size} batch_size_assumed={int(assumed)}"
+    constants += f" planned_iterations={planned} max_kl={kl} clip_coef={clip}"
+    lines = [f"{head} benchmark_report.py.", f"# {constants}", *(f"# note: {n}" for n in notes)]
+    table = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    return "\n".join(lines) + "\n" + table
 
 
 def load_runs(runs_dir, skipped):
@@ -207,41 +262,25 @@ def load_runs(runs_dir, skipped):
             skipped.append(f"skipped `{path.name}`: not a run folder named env__name__seed__time")
     runs = []
     for key, candidates in sorted(folders.items()):
+        path, name = max(candidates)[1], "__".join(map(str, key)) + ".csv"
+        notes = [f"{len(candidates)} run folders, used the newest"] * (len(candidates) > 1)
         try:
-            runs.append(run_from_events(max(candidates)[1], *key))
-            if len(candidates) > 1:
-                runs[-1].notes.append(f"{len(candidates)} run folders, used the newest")
+            runs.append(read_record(name, record_from_events(path, notes)))
         except ValueError as error:
-            skipped.append(f"skipped `{max(candidates)[1].name}`: {error}")
+            skipped.append(f"skipped `{path.name}`: {error}")
     return runs
 
 
-def write_record(run, path):
-    """The run as CSV: comment lines with its source and constants, then one row per iteration."""
-    constants = {"run": run.source, "batch_size": run.batch_size}
-    constants |= {"batch_size_assumed": int(run.batch_size_assumed)}
-    constants |= {"planned_iterations": run.planned_iterations, "max_kl": run.max_kl}
-    constants |= {"clip_coef": run.clip_coef}
-    own = f"# Per-iteration record of the run {run.source}, extracted from its event files by "
-    lines = [run.header or own + "benchmark_report.py."]
-    lines += ["# " + " ".join(f"{k}={'' if v is None else v}" for k, v in constants.items())]
-    lines += [f"# note: {note}" for note in run.notes]
-    k = np.arange(1, run.done_iterations + 1)
-    table = pd.DataFrame({"iteration": k, "global_step": k * run.batch_size} | run.columns)
-    table = table[RECORD_COLUMNS].to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    staged(path).write_text("\n".join(lines) + "\n" + table)
-
-
-def read_record(path):
-    """A Run from its record, the inverse of write_record, checked as a whole: a ValueError says
+def read_record(path, text=None):
+    """A Run from its record (the file at path, or its text), checked as a whole: a ValueError says
     what does not hold (its run named and stored under that name, its constants, its header, one
     row per iteration 1, 2, ... at step iteration * batch_size, numbers, episodes with a return)."""
-    lines = Path(path).read_text().split("\n")  # a UnicodeDecodeError is a ValueError too
+    text = Path(path).read_text() if text is None else text  # UnicodeDecodeError: a ValueError
+    lines = text.split("\n")
     comments = [line for line in lines if line.startswith("#")]
     notes = [line[len("# note: ") :] for line in comments if line.startswith("# note: ")]
     constants = [line for line in comments if line.startswith("# run=")] or [""]
     constants = dict(re.findall(r"(\S+?)=(\S*)", constants[-1]))
-    header = [line for line in comments if not line.startswith(("# note: ", "# run="))] + [""]
     if parse_run_name(source := constants.get("run", "")) is None:
         raise ValueError("no `# run=...` line naming its run")
     env_id, exp_name, seed, _ = parse_run_name(source)
@@ -268,7 +307,7 @@ def read_record(path):
     planned = int(constants["planned_iterations"]) if constants.get("planned_iterations") else None
     assumed = constants["batch_size_assumed"] == "1"
     names = (env_id, exp_name, seed, source, batch_size, assumed, planned, kl, clip)
-    return Run(*names, columns, notes, header[0])
+    return Run(*names, columns, notes, text)
 
 
 def load_records(records_dir, skipped, what="the record"):
@@ -281,9 +320,6 @@ def load_records(records_dir, skipped, what="the record"):
     return sorted(runs, key=lambda r: (r.env_id, r.exp_name, r.seed))
 
 
-STAGED = []  # (temporary, final) paths of the report being written; main renames them at the end
-
-
 def staged(path):
     path = Path(path)
     STAGED.append((path.with_name(f".{path.name}.{os.getpid()}.tmp"), path))
@@ -292,12 +328,9 @@ def staged(path):
 
 def load_paper_table(path):
     """The paper's numbers indexed by (variant, env family); empty if the file is absent."""
-    columns = ["variant", "env", "mean", "ci_low", "ci_high"]
-    paper = (
-        pd.read_csv(path, comment="#") if Path(path).is_file() else pd.DataFrame(columns=columns)
-    )
-    paper = paper.replace({"variant": {"ppo": "ppo_continuous"}}).set_index(columns[:2])
-    return paper[columns[2:]].astype(float)
+    text = Path(path).read_text() if Path(path).is_file() else "variant,env,mean,ci_low,ci_high"
+    paper = pd.read_csv(io.StringIO(text), comment="#", index_col=["variant", "env"]).astype(float)
+    return paper.rename(index={"ppo": "ppo_continuous"}, level="variant")
 
 
 def run_frame(runs, origin):
@@ -360,38 +393,11 @@ def t_cell(values):
     values = pd.Series(values, dtype=float).dropna()
     if len(values) < 2:
         return f"{number(values.mean())} (n=1)" if len(values) else "—"
-    return f"{interval(values.mean(), *stats.t_interval(values)).lstrip('+')} (n={len(values)})"
+    return f"{interval(*stats.above(values, 0).row()[:3]).lstrip('+')} (n={len(values)})"
 
 
 def markdown(frame):
     return frame.to_markdown(index=False, disable_numparse=True) + "\n"
-
-
-# (key, the claim in the paper's direction, where the paper makes it). The paper's own wording is
-# not quoted: only its tables' numbers (reference/paper_tables.csv) could be checked.
-CLAIMS = [
-    ("acli", "ACLI > AAI", "Table 1"),
-    ("ppo_ppom", "PPO > PPO-M", "Table 1"),
-    ("trpop_trpo", "TRPO+ > TRPO", "Table 1"),
-    ("ppo_ratio", "PPO's max ratio beyond 1 + eps", "trust-region plots"),
-    ("ppom_kl", "PPO-M's mean KL above PPO's", "trust-region plots"),
-    ("ppom_ratio", "PPO-M's max ratio above PPO's", "trust-region plots"),
-    ("noclip_kl", "PPO-NoClip's mean KL as PPO's, within 2x", "trust-region plots"),
-    ("noclip_ratio", "PPO-NoClip's max ratio - 1 as PPO's, within 2x", "trust-region plots"),
-    ("noclip_only_kl", "the same, NoClip on PPO's config: mean KL", "trust-region plots"),
-    ("noclip_only_ratio", "the same, NoClip on PPO's config: max ratio - 1", "trust-region plots"),
-    ("anneal_lr", "learning-rate annealing raises the return", "Fig. 1"),
-    ("ortho_init", "orthogonal init raises the return", "Fig. 1"),
-    ("scale_reward", "reward scaling raises the return", "Fig. 1"),
-    ("scale_reward_unclipped", "the same, with value clipping off", "Fig. 1"),
-    ("clip_vloss", "value clipping: no gain (effect < 5% of the return without it)", "Fig. 1"),
-    ("clip_vloss_scaled", "the same, with reward scaling on (as released)", "Fig. 1"),
-]
-CLAIM_TEXT = {key: (text, where) for key, text, where in CLAIMS}
-RATIO_CLAIMS = [key for key, *_ in CLAIMS[4:10]]  # tested on logs, shown as ratios
-# Each switch's effect in all pairs; the two that interact also where the other does not undo them.
-SPLITS = {"all pairs": "", "value clipping off": "_unclipped", "reward scaling on": "_scaled"}
-RESULT_COLUMNS = "estimate ci_low ci_high n test p p_against mark".split()  # a Result's row()
 
 
 def pick(frame, env, variant, setting=OURS):
@@ -480,17 +486,9 @@ def comparisons(frame):
     return pd.DataFrame(rows, columns=names + ["p (above, below)", "the first is"])
 
 
-SWITCH_NAMES = {"clip_vloss": "value clipping", "scale_reward": "reward scaling"}
-SWITCH_NAMES |= {"ortho_init": "orthogonal init", "anneal_lr": "learning-rate annealing"}
-INTERACTING = ["scale_reward", "clip_vloss"]  # value clipping's bound is in raw reward units
-
-
-def in_words(switches, levels):
-    """The switches' levels in words, e.g. "reward scaling on, value clipping off"."""
-    words = (
-        f"{SWITCH_NAMES[s]} {'on' if x else 'off'}" for s, x in zip(switches, levels, strict=True)
-    )
-    return ", ".join(words)
+def in_words(levels):
+    """{switch: on} in words, e.g. "reward scaling on, value clipping off"."""
+    return ", ".join(f"{SWITCH_NAMES[s]} {'on' if on else 'off'}" for s, on in levels.items())
 
 
 def ablation_effects(frame):
@@ -503,7 +501,8 @@ def ablation_effects(frame):
         for switch in ABLATION_SWITCHES:
             by = [s for s in INTERACTING if s != switch]
             others = [s for s in ABLATION_SWITCHES if s != switch]
-            subsets = [("all pairs", runs), *((in_words(by, k), s) for k, s in runs.groupby(by))]
+            subsets = [(in_words(dict(zip(by, k, strict=True))), s) for k, s in runs.groupby(by)]
+            subsets = [("all pairs", runs), *subsets]
             for (name, subset), kind in itertools.product(subsets, AGGREGATES):
                 pairs = subset.pivot_table(index=["seed", *others], columns=switch, values=kind)
                 pairs = pairs.reindex(columns=[True, False]).dropna()
@@ -535,9 +534,7 @@ def write_ablation(frame, effects, out):
     grid["of"] = grid.seeds.map(lambda s: f"{16 * len(s)} (16 x seeds {', '.join(map(str, s))})")
     parts.append("## The grid\n\n" + markdown(grid[["env", "runs", "of"]]))
     table = effects.assign(claim=effects.switch.map(CLAIM_TEXT).str[0])
-    table["effect [95% CI]"] = [
-        interval(*r) for r in table[["estimate", "ci_low", "ci_high"]].values
-    ]
+    table["effect [95% CI]"] = [interval(*r) for r in table.loc[:, "estimate":"ci_high"].values]
     table["p"] = table.p.map(lambda p: number(p, 4))
     table["aggregate"] = table["aggregate"].map(AGGREGATES)
     shown, index = ["effect [95% CI]", "p", "mark"], ["claim", "subset", "n"]
@@ -548,20 +545,6 @@ def write_ablation(frame, effects, out):
             f"## {env}: effect of turning each switch on\n\n" + markdown(here.reset_index())
         )
     staged(out / "ablation.md").write_text("\n".join(parts))
-    return [out / "ablation.md"]
-
-
-RELEASED_PROTOCOL = (
-    "The released code resets the environment at the start of every iteration and counts only the "
-    "episodes begun and ended inside it (the cut last one dropped): its per-iteration return is "
-    "measured differently from ours."
-)
-RETURN_PROTOCOL = (
-    "**The return of an iteration** is the mean undiscounted return of the training episodes that "
-    "ended in it: here episodes run on across iterations, so an iteration's mean also counts "
-    f"episodes begun under the previous policy. {RELEASED_PROTOCOL} Neither runs separate "
-    "evaluation episodes."
-)
 
 
 def returns_table(frame, paper):
@@ -569,9 +552,8 @@ def returns_table(frame, paper):
     rows = []
     for (env, variant, setting), runs in frame.groupby(["env", "variant", "setting"], sort=False):
         key, cells = (variant, env_family(env)), [t_cell(runs[kind]) for kind in AGGREGATES]
-        theirs = ""
-        if key in paper.index and setting == OURS:
-            theirs = interval(*paper.loc[key]).lstrip("+")
+        known = key in paper.index and setting == OURS
+        theirs = interval(*paper.loc[key]).lstrip("+") if known else ""
         rows.append([env, label(variant), setting, theirs, *cells])
         if variant == "trpo_plus" and setting == OURS:
             here = frame[(frame.env == env) & (frame.setting == OURS)]
@@ -608,18 +590,6 @@ def claims_markdown(claims):
     table[["p", "p, other way"]] = claims[["p", "p_against"]].map(lambda p: number(p, 4))
     table["mark"] = "**" + claims.mark + "**"
     return markdown(table.rename(columns={"text": "claim (in the paper's direction)"}))
-
-
-CLAIMS_LEAD = (
-    "Each claim of the paper in its direction, where it makes it; its text could not be checked, so"
-    " its wording is not quoted (its tables' numbers are: `reference/paper_tables.csv`) and the "
-    "figure numbers of its trust-region plots are unverified. The trust region: per run, the mean "
-    "over iterations of the mean KL and of the max ratio - 1, compared as ratios of geometric means"
-    " over runs (tested on their logarithms); PPO-NoClip's 'about as PPO's' is an equivalence with "
-    "the margin [1/2, 2] on that ratio. The ablation's claims: in all pairs of runs, then split by "
-    "reward scaling x value clipping, which interact (value clipping without reward scaling "
-    "collapses learning: ablation.md). `claims.csv` holds every row."
-)
 
 
 def write_table_md(frame, claims, paper, notes, out):
@@ -660,17 +630,14 @@ def write_table_md(frame, claims, paper, notes, out):
     per_run["done"] = frame.done.astype(str) + of
     per_run[["best", "last10", "gave_up"]] = per_run[["best", "last10", "gave_up"]].map(number)
     per_run[["kl", "ratio"]] = per_run[["kl", "ratio"]].map(short)
-    names = "environment,run,iterations,best iteration,last 10,mean KL,max ratio"
-    names = [*names.split(","), "line search gave up"]
-    parts.append("## Per run\n\n" + markdown(per_run.set_axis(names, axis=1)))
+    names = (
+        "environment,run,iterations,best iteration,last 10,mean KL,max ratio,line search gave up"
+    )
+    parts.append("## Per run\n\n" + markdown(per_run.set_axis(names.split(","), axis=1)))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
     staged(out / "table.md").write_text("\n".join(parts))
     claims.to_csv(staged(out / "claims.csv"), index=False, float_format="%.6g")
-    return [out / "table.md", out / "claims.csv"]
-
-
-COLOURS = {OURS: "tab:blue", TLTERM: "tab:orange", RELEASED: "tab:green"}
 
 
 def plot_runs(ax, runs_by_source, runs, column, how, colour, label=None):
@@ -693,14 +660,14 @@ def panels(count, rows=1):
 def save(figure, path, title):
     figure.suptitle(title, fontsize=9)
     figure.savefig(staged(path), dpi=80, format="png")
-    return [path]
 
 
-def plot_curves(frame, runs_by_source, paper, out):
-    """A panel per variant: each seed thin, their mean bold, per setting; the paper's dashed."""
-    written = []
-    for env in frame.env.unique():
-        here = frame[frame.env == env]
+def plot_iterations(frame, runs_by_source, paper, out):
+    """Per environment, two figures. The return: a panel per variant, each seed thin and their mean
+    bold per setting, the paper's level dashed. The trust region: mean KL and max ratio - 1 per
+    variant and setting, each panel on its own log scale, as rolling medians of 10 iterations: no
+    variant's spike flattens another's panel."""
+    for env, here in frame.groupby("env", sort=False):
         variants = list(dict.fromkeys(here.variant))  # in the paper's order: the frame is sorted
         figure, axes = panels(len(variants), 1 + (len(variants) > 3))
         for ax, variant in zip(axes.flat, variants, strict=False):
@@ -715,17 +682,8 @@ def plot_curves(frame, runs_by_source, paper, out):
         for ax in axes.flat[len(variants) :]:
             ax.set_visible(False)
         title = f"{env}: return per iteration, rolling mean of 10 (thin: seeds; bold: their mean)"
-        written += save(figure, out / f"curves_{env}.png", title)
-    return written
-
-
-def plot_trust_region(frame, runs_by_source, out):
-    """Mean KL and max ratio - 1 per variant, each panel on its own log scale, as rolling medians
-    of 10 iterations: no variant's spike flattens another's panel."""
-    written = []
-    for env in frame.env.unique():
-        here = frame[(frame.env == env) & frame.kl.notna()]
-        groups = list(here.groupby(["variant", "setting"], sort=False))
+        save(figure, out / f"curves_{env}.png", title)
+        groups = list(here[here.kl.notna()].groupby(["variant", "setting"], sort=False))
         figure, axes = panels(2 * len(groups), 2)
         for column, ((variant, setting), runs) in enumerate(groups):
             for row, (name, bound) in enumerate((("mean_kl", "delta"), ("max_ratio", "eps"))):
@@ -739,13 +697,12 @@ def plot_trust_region(frame, runs_by_source, out):
                 ax.set(yscale="log", xlabel="steps (millions)", ylabel=ylabel)
                 ax.set_title(f"{title} (n={len(runs)})", fontsize=8)
         title = f"{env}: rolling median of 10 iterations (thin: seeds; bold: their median)"
-        written += save(figure, out / f"trust_region_{env}.png", title)
-    return written
+        save(figure, out / f"trust_region_{env}.png", title)
 
 
 def plot_ablation(frame, effects, out):
     """Per switch, each pair of runs off and on, coloured by reward scaling x value clipping."""
-    written, colours = [], {(1, 1): "tab:blue", (1, 0): "tab:green", (0, 1): "tab:red"}
+    colours = {(1, 1): "tab:blue", (1, 0): "tab:green", (0, 1): "tab:red"}
     style = {"marker": "o", "ms": 3, "lw": 0.8, "alpha": 0.7}
     for env in frame.env.unique():
         runs = frame[(frame.env == env) & frame.complete]
@@ -755,28 +712,18 @@ def plot_ablation(frame, effects, out):
             pairs = runs.pivot_table(index=["seed", *others], columns=switch, values="best")
             for levels, row in pairs.reindex(columns=[False, True]).dropna().iterrows():
                 state = dict(zip(others, levels[1:], strict=True))
-                shown = [x for x in ("scale_reward", "clip_vloss") if x in state]
-                key = tuple(int(state.get(x, 1)) for x in ("scale_reward", "clip_vloss"))
-                name = in_words(shown, [state[x] for x in shown])
+                name = in_words({x: state[x] for x in INTERACTING if x in state})
                 name = None if name in ax.get_legend_handles_labels()[1] else name
-                colour = colours.get(key, "tab:gray")
+                colour = colours.get(tuple(int(state.get(x, 1)) for x in INTERACTING), "tab:gray")
                 ax.plot([0, 1], row.to_numpy(), color=colour, label=name, **style)
             mine = effects[(effects.env == env) & (effects.switch == switch)]
             mark = " / ".join(mine[mine.subset == "all pairs"].mark)
-            ax.set(xticks=[0, 1], xticklabels=["off", "on"], xlim=(-0.3, 1.3))
-            ax.set_ylabel("best iteration")
+            ax.set_xticks([0, 1], ["off", "on"])
+            ax.set(xlim=(-0.3, 1.3), ylabel="best iteration")
             ax.set_title(f"{SWITCH_NAMES[switch]}: {mark}\n(best / last 10)", fontsize=8)
             ax.legend(fontsize=6)
         title = f"{env}: each pair of runs with the switch off and on, the rest and the seed shared"
-        written += save(figure, out / f"ablation_{env}.png", title)
-    return written
-
-
-MARKS_DEFINED = (
-    "**agrees**: our runs show the paper's claim at alpha = 0.05, one-sided in its direction (a "
-    "claim of no difference: inside its stated margin); **disagrees**: they show the opposite at "
-    "the same level; **not resolved**: neither, or too few runs."
-)
+        save(figure, out / f"ablation_{env}.png", title)
 
 
 def readme_block(frame, claims, paper, link):
@@ -794,10 +741,8 @@ def readme_block(frame, claims, paper, link):
         rows.append([label(variant) + ROW_SUFFIX[setting]])
         for env in envs:
             runs, key = here[here.env == env], (variant, env_family(env))
-            theirs = (
-                number(paper.loc[key, "mean"]) if key in paper.index and setting == OURS else "—"
-            )
-            cell = [theirs, *map(number, runs[["last10", "best"]].mean())]
+            theirs = paper["mean"].get(key) if setting == OURS else None
+            cell = [number(theirs), *map(number, runs[["last10", "best"]].mean())]
             size = f" (n={len(runs)})" if len(runs) != n[env] else ""
             rows[-1].append(" / ".join(cell) + size if len(runs) else "—")
     rows.append(["*The paper's claims (where it makes them)*", *([""] * len(envs))])
@@ -843,16 +788,6 @@ def readme_block(frame, claims, paper, link):
     return "\n".join(lines) + "\n"
 
 
-def write_readme(block, readme):
-    text = Path(readme).read_text() if Path(readme).is_file() else ""
-    start, end = text.find(REPRO_START), text.find(REPRO_END)
-    if start < 0 or end < start:
-        print(f"note: {readme} has no reproduction marker lines: not written", file=sys.stderr)
-        return []
-    staged(readme).write_text(text[:start] + REPRO_START + "\n" + block + text[end:])
-    return [Path(readme)]
-
-
 def main(args):
     """The report, its files renamed into place only once all are written (see staged)."""
     try:
@@ -877,9 +812,8 @@ def write_report(args):
     if not sources:
         sys.exit(f"benchmark_report.py: give --runs (event files), --records ({RECORDS}) or both")
     source, skipped = " and ".join(str(folder) for folder in sources), []
-    ours = args.out.resolve() == (REPOSITORY / "benchmark_results").resolve()
-    default = REPOSITORY / "benchmark_results/released/records" if ours else None
-    released = args.released or default
+    ours = args.out.resolve() == (results := REPOSITORY / "benchmark_results").resolve()
+    released = args.released or (results / "released/records" if ours else None)
     runs = load_runs(args.runs, skipped) if args.runs is not None else []
     if args.records is not None:  # a run's event files win over its record
         keys = {run.key for run in runs}
@@ -890,12 +824,11 @@ def write_report(args):
     if not runs:
         warn(*skipped)
         sys.exit(f"benchmark_report.py: no run in {source}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "records").mkdir(parents=True, exist_ok=True)
     written = []
     if args.runs is not None or args.records.resolve() != (args.out / "records").resolve():
-        (args.out / "records").mkdir(exist_ok=True)
         for run in runs:
-            write_record(run, args.out / "records" / f"{run.key}.csv")
+            staged(args.out / "records" / f"{run.key}.csv").write_text(run.text)
         stale = set((args.out / "records").glob("*.csv")) - {s for _, s in STAGED}
         warn(*(f"{p} is not one of these runs (left from an earlier report?)" for p in stale))
         written.append(f"{args.out / 'records'}/ ({len(runs)} runs)")
@@ -910,8 +843,7 @@ def write_report(args):
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
     by_source = {r.source: r for r in runs + released}
-    paper = load_paper_table(args.paper_table)
-    if len(paper) == 0:
+    if len(paper := load_paper_table(args.paper_table)) == 0:
         missing = f"no paper table at {args.paper_table}; its columns stay empty"
         print(f"benchmark_report.py: {missing}", file=sys.stderr)
     ablation = [r for r in runs if ablation_switches(r.exp_name)]
@@ -922,19 +854,23 @@ def write_report(args):
     if ablation:
         ablation = sort_frame(run_frame(ablation, OURS))
         effects = ablation_effects(ablation)
-        written += write_ablation(ablation, effects, args.out)
-        written += plot_ablation(ablation, effects, args.out)
+        write_ablation(ablation, effects, args.out)
+        plot_ablation(ablation, effects, args.out)
     if table:
         claims = paper_claims(frame[frame.complete], paper) if frame.complete.any() else None
         claims = all_claims(claims, effects)
-        written += write_table_md(frame, claims, paper, notes, args.out)
-        written += plot_curves(frame, by_source, paper, args.out)
-        written += plot_trust_region(frame, by_source, args.out)
+        write_table_md(frame, claims, paper, notes, args.out)
+        plot_iterations(frame, by_source, paper, args.out)
     readme = args.readme or (REPOSITORY / "README.md" if ours else None)
     if readme is not None and table:
         link = Path(os.path.relpath(args.out, Path(readme).parent)).as_posix() + "/"
-        block = readme_block(frame, claims, paper, link)
-        written += write_readme(block, readme) if block is not None else []
+        text = Path(readme).read_text() if Path(readme).is_file() else ""
+        start, end = text.find(REPRO_START), text.find(REPRO_END)
+        if start < 0 or end < start:
+            print(f"note: {readme} has no reproduction marker lines: not written", file=sys.stderr)
+        elif (block := readme_block(frame, claims, paper, link)) is not None:
+            staged(readme).write_text(text[:start] + REPRO_START + "\n" + block + text[end:])
+    written += [final for _, final in STAGED if final.parent != args.out / "records"]
     print(f"report on {len(runs) + len(released)} runs:")
     print("".join(f"  {path}\n" for path in written), end="")
 

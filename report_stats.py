@@ -41,9 +41,7 @@ class Result:
     p: float = np.nan  # one-sided p-value for the claim (NaN: no test)
     p_against: float = np.nan  # one-sided p-value for the opposite
 
-    @property
-    def mark(self):
-        return str(mark_of(self.p, self.p_against))
+    mark = property(lambda self: str(mark_of(self.p, self.p_against)))
 
     def row(self):
         return [*astuple(self), self.mark]
@@ -56,17 +54,8 @@ def mark_of(p, p_against):
 
 def two_sided_word(result):
     """Not a claim of the paper: the first group above or below the second, each side at ALPHA/2."""
-    if result.p < ALPHA / 2:
-        return "above"
-    return "below" if result.p_against < ALPHA / 2 else "not resolved"
-
-
-def t_interval(values):
-    return tuple(scipy.stats.ttest_1samp(values, 0.0).confidence_interval(0.95))
-
-
-def _difference(a, b, axis=-1):
-    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+    level = ALPHA / 2
+    return "above" if result.p < level else "below" if result.p_against < level else "not resolved"
 
 
 def permutation_p(a, b, alternative, shift=0.0):
@@ -74,7 +63,9 @@ def permutation_p(a, b, alternative, shift=0.0):
     axis: a and b may hold many draws, one per row."""
     a, b = np.asarray(a, float) - shift, np.asarray(b, float)
     options = dict(permutation_type="independent", n_resamples=np.inf, vectorized=True, axis=-1)
-    p = scipy.stats.permutation_test((a, b), _difference, alternative=alternative, **options).pvalue
+    p = scipy.stats.permutation_test(
+        (a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), alternative=alternative, **options
+    ).pvalue
     return p if np.ndim(p) else float(p)
 
 
@@ -112,10 +103,12 @@ def equivalent(a, b, margin):
 def _t_test(differences, n, test, below=False):
     d = np.asarray(differences, float)
     result = Result(np.mean(d) if len(d) else np.nan, np.nan, np.nan, n, test)
-    if len(d) >= MIN_RUNS and np.ptp(d) > 0:  # no spread: no t statistic
+    if len(d) >= MIN_RUNS:  # no spread: no t statistic, the interval a point
+        result.low = result.high = result.estimate
+    if len(d) >= MIN_RUNS and np.ptp(d) > 0:
         result.low, result.high = scipy.stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
         up, down = (
-            scipy.stats.ttest_1samp(d, 0.0, alternative=a).pvalue for a in ("greater", "less")
+            scipy.stats.ttest_1samp(d, 0, alternative=a).pvalue for a in ("greater", "less")
         )
         result.p, result.p_against = (down, up) if below else (up, down)
     return result
@@ -139,10 +132,9 @@ def paired_greater(on, off, margin=None):
 
 
 def acli_minus_aai(ppo, ppo_m, trpo, trpo_plus):
-    """Claim: ACLI > AAI, where ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|) and AAI = max(|PPO -
-    TRPO+|, |PPO-M - TRPO|) of the four means. With each maximum's arm and sign fixed at the
-    observed means, ACLI - AAI = sum(w * mean), a linear contrast: standard error
-    sqrt(sum(w^2 s^2 / n)), Welch-Satterthwaite degrees of freedom, Student's t."""
+    """Claim: ACLI > AAI (of the four means). With each maximum's arm and sign fixed at the observed
+    means, ACLI - AAI = sum(w * mean), a linear contrast: standard error sqrt(sum(w^2 s^2 / n)),
+    Welch-Satterthwaite degrees of freedom, Student's t."""
     groups = [np.asarray(g, float) for g in (ppo, ppo_m, trpo, trpo_plus)]
     n, test = ", ".join(str(len(g)) for g in groups), "Welch t on a contrast"
     if min(len(g) for g in groups) < MIN_RUNS:
