@@ -133,13 +133,6 @@ def iteration_of(steps, batch_size):
     return -(-np.asarray(steps, dtype=np.int64) // batch_size)
 
 
-def iteration_means(steps, returns, batch_size):
-    """(iterations with a finished episode, the mean return of the episodes that ended in each)."""
-    frame = pd.DataFrame({"it": iteration_of(steps, batch_size), "r": np.asarray(returns, float)})
-    means = frame.groupby("it")["r"].mean()
-    return means.index.to_numpy(), means.to_numpy()
-
-
 def aggregate(means, kind):
     """One number per run from its per-iteration means: kind "best" or "last10"."""
     return float(max(means) if kind == "best" else np.mean(means[-10:])) if len(means) else np.nan
@@ -168,12 +161,8 @@ def parse_hparams(text):
 
 
 def parse_batch_size(text):
-    values = parse_hparams(text)
-    if values.get("batch_size", "").isdigit() and int(values["batch_size"]) > 0:
-        return int(values["batch_size"])
-    if values.get("num_steps", "").isdigit() and values.get("num_envs", "").isdigit():
-        return int(values["num_steps"]) * int(values["num_envs"])
-    return None
+    value = parse_hparams(text).get("batch_size", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def env_family(env_id):
@@ -195,7 +184,6 @@ class Run:
     seed: int
     source: str  # the run folder's name, `{env_id}__{exp_name}__{seed}__{unix_time}`
     batch_size: int
-    batch_size_assumed: bool
     planned_iterations: int | None
     max_kl: float | None
     clip_coef: float | None
@@ -205,6 +193,7 @@ class Run:
 
     key = property(lambda self: f"{self.env_id}__{self.exp_name}__{self.seed}")
     iteration_returns = property(lambda self: (r := self.columns["mean_return"])[~np.isnan(r)])
+    has_episodes = property(lambda self: len(self.iteration_returns) > 0)  # finished ones
     done_iterations = property(lambda self: len(self.columns["mean_return"]))
     complete = property(lambda self: self.done_iterations >= (self.planned_iterations or 0))
 
@@ -221,6 +210,7 @@ def record_from_events(path, notes):
         text = text.decode("utf-8", errors="replace")
     hparams, batch_size = parse_hparams(text), parse_batch_size(text)
     assumed, batch_size = batch_size is None, batch_size or DEFAULT_BATCH_SIZE
+    notes = notes + [f"no batch size in its hyperparameters, assumed {batch_size}"] * assumed
     logged = [tag for tag in ["charts/episodic_return", *TAGS] if tag in tags["scalars"]]
     points = [(tag.split("/")[1], p.step, p.value) for tag in logged for p in events.Scalars(tag)]
     points = pd.DataFrame(points, columns=["column", "step", "value"]).astype({"step": np.int64})
@@ -235,11 +225,10 @@ def record_from_events(path, notes):
         raise ValueError(f"a point at step {bad} lies outside {what} of {batch_size} steps")
     points["iteration"] = iteration_of(steps, batch_size)
     table = points.pivot_table("value", "iteration", "column", aggfunc="last")  # one per iteration
-    returns = points[points.column == "episodic_return"]
-    iterations, means = iteration_means(returns.step, returns.value, batch_size)
     table = table.reindex(index=range(1, max([0, *points.iteration]) + 1), columns=RECORD_COLUMNS)
-    table.loc[iterations, "mean_return"] = means
-    table.loc[iterations, "episodes"] = returns.iteration.value_counts()
+    # An iteration's return: the mean of the episodes that ended in it (none: no return).
+    returns = points[points.column == "episodic_return"].groupby("iteration").value
+    table["mean_return"], table["episodes"] = returns.mean(), returns.size()
     table["iteration"], table["global_step"] = table.index, table.index * batch_size
     kl, clip = (hparams.get(k, "") for k in ("max_kl", "clip_coef"))
     kl, clip = (float(x) if re.fullmatch(r"[0-9.eE+-]+", x) else "" for x in (kl, clip))
@@ -305,8 +294,7 @@ def read_record(path, text=None):
         raise ValueError("a mean return without its number of episodes (a whole number, 1 or more)")
     kl, clip = (float(constants[k]) if constants.get(k) else None for k in ("max_kl", "clip_coef"))
     planned = int(constants["planned_iterations"]) if constants.get("planned_iterations") else None
-    assumed = constants["batch_size_assumed"] == "1"
-    names = (env_id, exp_name, seed, source, batch_size, assumed, planned, kl, clip)
+    names = (env_id, exp_name, seed, source, batch_size, planned, kl, clip)
     return Run(*names, columns, notes, text)
 
 
@@ -833,13 +821,11 @@ def write_report(args):
         warn(*(f"{p} is not one of these runs (left from an earlier report?)" for p in stale))
         written.append(f"{args.out / 'records'}/ ({len(runs)} runs)")
     notes = skipped + [f"`{r.source}`: {note}" for r in runs for note in r.notes]
-    for r in runs:
-        if r.batch_size_assumed:
-            notes.append(f"`{r.source}`: no batch size in its hyperparameters, assumed 2048")
-        if not len(r.iteration_returns):
-            notes.append(f"`{r.source}` has no finished episodes; left out")
+    notes += [
+        f"`{r.source}` has no finished episodes; left out" for r in runs if not r.has_episodes
+    ]
     warn(*notes)
-    runs, released = ([r for r in rs if len(r.iteration_returns)] for rs in (runs, released))
+    runs, released = ([r for r in rs if r.has_episodes] for rs in (runs, released))
     if not runs:
         sys.exit(f"benchmark_report.py: no run in {source} has a finished episode yet")
     by_source = {r.source: r for r in runs + released}

@@ -488,15 +488,23 @@ def test_every_flag_passed_is_an_option_of_the_script(bench_dir, variant):
 # ==================================================================================================
 # The report's arithmetic, on numbers worked out by hand
 # ==================================================================================================
-def test_iteration_means_bins_episodes_by_the_iteration_they_ended_in():
+def test_episodes_count_in_the_iteration_they_ended_in(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
     # Batch 2048: steps 1..2048 are iteration 1, 2049..4096 iteration 2, step 6000 iteration 3.
-    steps, returns = [1, 2048, 2049, 4096, 6000], [10, 20, 30, 50, 7]
-    iterations, means = report.iteration_means(steps, returns, 2048)
-    assert iterations.tolist() == [1, 2, 3]
-    assert means.tolist() == [15.0, 40.0, 7.0]
-    # An iteration without a finished episode is absent, not zero.
-    iterations, means = report.iteration_means([100, 5000], [1.0, 2.0], 2048)
-    assert iterations.tolist() == [1, 3] and means.tolist() == [1.0, 2.0]
+    folder = tmp_path / "Hopper-v5__trpo__1__1700000000"
+    writer = SummaryWriter(str(folder))
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n|batch_size|2048|")
+    for step, value in zip([1, 2048, 2049, 4096, 6000], [10, 20, 30, 50, 7], strict=True):
+        writer.add_scalar("charts/episodic_return", value, step)
+    writer.add_scalar("trust_region/mean_kl", 0.01, 4 * 2048)  # iteration 4: no episode ended
+    writer.close()
+    run = report.read_record("Hopper-v5__trpo__1.csv", report.record_from_events(folder, []))
+    assert run.columns["mean_return"][:3].tolist() == [15.0, 40.0, 7.0]
+    assert run.columns["episodes"][:3].tolist() == [2, 2, 1]
+    # An iteration without a finished episode has no return, not zero.
+    assert np.isnan(run.columns["mean_return"][3]) and np.isnan(run.columns["episodes"][3])
+    assert report.iteration_of([1, 2048, 2049, 4096, 6000], 2048).tolist() == [1, 1, 2, 2, 3]
 
 
 def test_aggregates():
@@ -523,7 +531,7 @@ def test_names_and_hyperparameters():
     assert report.parse_run_name("Hopper-v5__ppo_m__x__1700000000") is None
     header = "|param|value|\n|-|-|\n"
     assert report.parse_batch_size(header + "|num_steps|1024|\n|batch_size|4096|") == 4096
-    assert report.parse_batch_size(header + "|num_steps|1024|\n|num_envs|2|") == 2048
+    assert report.parse_batch_size(header + "|num_steps|1024|\n|num_envs|2|") is None
     assert report.parse_batch_size("no table here") is None
     assert report.env_family("Walker2d-v5") == "Walker2d"
     switches = report.ablation_switches("ablation_clip_vloss1_scale_reward0_ortho_init1_anneal_lr0")
