@@ -2,11 +2,9 @@
 
 Reads runs from event files (--runs: benchmark.sh's `{env}__{name}__{seed}__{time}` folders), an
 earlier report's records (--records) or both (event files win), and the released code's records
-(--released). Writes into --out, each file renamed into place once all are written: records/ (every
-number the report reads), table.md and claims.csv (Tables 1 and 2 on both aggregates, each claim's
-test and mark, the comparisons the paper did not make, the trust region, every run), ablation.md
-(Fig. 1), curves_, trust_region_ and ablation_{env}.png, and the README's block (--readme).
-
+(--released). Writes into --out, each file renamed into place once all are written: records/,
+table.md and claims.csv (Tables 1 and 2, each claim's test and mark, the comparisons the paper did
+not make, the trust region, every run), ablation.md (Fig. 1), the figures and the README's block.
 pandas holds one row per run and builds every table (groupby, pivot_table, to_markdown); scipy.stats
 does every test and interval (report_stats.py); matplotlib draws the figures.
 
@@ -83,26 +81,24 @@ SWITCH_NAMES = {"clip_vloss": "value clipping", "scale_reward": "reward scaling"
 SWITCH_NAMES |= {"ortho_init": "orthogonal init", "anneal_lr": "learning-rate annealing"}
 INTERACTING = ["scale_reward", "clip_vloss"]  # value clipping's bound is in raw reward units
 RELEASED_PROTOCOL = (
-    "The released code resets the environment at the start of every iteration and counts only the "
-    "episodes begun and ended inside it (the cut last one dropped): its per-iteration return is "
-    "measured differently from ours."
+    "The released code resets the environment every iteration and counts only the episodes begun "
+    "and ended in it: its per-iteration return is measured differently."
 )
 RETURN_PROTOCOL = (
     "**The return of an iteration** is the mean undiscounted return of the training episodes that "
-    "ended in it: here episodes run on across iterations, so an iteration's mean also counts "
-    f"episodes begun under the previous policy. {RELEASED_PROTOCOL} Neither runs separate "
-    "evaluation episodes."
+    "ended in it; ours run on across iterations, so it also counts episodes begun under the "
+    f"previous policy. {RELEASED_PROTOCOL} Neither runs separate evaluation episodes."
 )
 CLAIMS_LEAD = (
-    "Each claim of the paper in its direction, where it makes it; its text could not be checked, so"
-    " its wording is not quoted (its tables' numbers are: `reference/paper_tables.csv`) and the "
-    "figure numbers of its trust-region plots are unverified. The trust region: per run, the mean "
-    "over iterations of the mean KL and of the max ratio - 1, compared as ratios of geometric means"
-    " over runs (tested on their logarithms); PPO-NoClip's 'about as PPO's' is an equivalence with "
-    "the margin [1/2, 2] on that ratio. The ablation's claims: in all pairs of runs, then split by "
-    "reward scaling x value clipping, which interact (value clipping without reward scaling "
-    "collapses learning: ablation.md). `claims.csv` holds every row."
+    "Each claim of the paper in its direction. Its text could not be checked: no wording is quoted "
+    "(its tables' numbers: `reference/paper_tables.csv`), and the figure numbers of its "
+    "trust-region plots are unverified. Trust region: per run, the mean over iterations of the "
+    "mean KL and of the max ratio - 1, compared as ratios of geometric means over runs (tested on "
+    "logarithms); 'about as PPO's' is an equivalence, margin [1/2, 2]. The ablation's claims: in "
+    "all pairs of runs, then split by reward scaling x value clipping, which interact "
+    "(ablation.md). `claims.csv` holds every row."
 )
+TRUST_PANELS = [("mean_kl", "delta", "mean KL"), ("max_ratio", "eps", "max ratio - 1")]
 COLOURS = {OURS: "tab:blue", TLTERM: "tab:orange", RELEASED: "tab:green"}
 MARKS_DEFINED = (
     "**agrees**: our runs show the paper's claim at alpha = 0.05, one-sided in its direction (a "
@@ -124,8 +120,7 @@ class Args:
     paper_table: Path = REPOSITORY / "reference" / "paper_tables.csv"
     """the paper's numbers, CSV (variant,env,mean,ci_low,ci_high); without it, no paper columns"""
     released: Annotated[Path | None, tyro.conf.arg(metavar="DIR")] = None
-    """the released code's records (default: benchmark_results/released/records when --out is
-    benchmark_results, else none)"""
+    """the released code's records (default: its records in benchmark_results, for that --out)"""
 
 
 def iteration_of(steps, batch_size):
@@ -149,10 +144,8 @@ def aai_acli(m):
 
 def parse_run_name(name):
     """`{env_id}__{exp_name}__{seed}__{unix_time}` -> those four (seed and time as int), or None."""
-    parts = name.split("__")
-    if len(parts) < 4 or not parts[-2].isdigit() or not parts[-1].isdigit():
-        return None
-    return parts[0], "__".join(parts[1:-2]), int(parts[-2]), int(parts[-1])
+    found = re.fullmatch(r"(.+?)__(.+)__([0-9]+)__([0-9]+)", name)
+    return (found[1], found[2], int(found[3]), int(found[4])) if found else None
 
 
 def parse_hparams(text):
@@ -172,9 +165,8 @@ def env_family(env_id):
 def ablation_switches(exp_name):
     """{switch: on} from an ablation run's name, or None if it is not one of benchmark.sh's."""
     found = dict(re.findall(r"(" + "|".join(ABLATION_SWITCHES) + r")([01])", exp_name))
-    if not exp_name.startswith("ablation_") or sorted(found) != sorted(ABLATION_SWITCHES):
-        return None
-    return {switch: found[switch] == "1" for switch in ABLATION_SWITCHES}
+    valid = exp_name.startswith("ablation_") and sorted(found) == sorted(ABLATION_SWITCHES)
+    return {switch: found[switch] == "1" for switch in ABLATION_SWITCHES} if valid else None
 
 
 @dataclass
@@ -204,10 +196,9 @@ def record_from_events(path, notes):
 
     events = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
     events.Reload()
-    tags, text = events.Tags(), ""
-    if "hyperparameters/text_summary" in tags["tensors"]:
-        text = events.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0]
-        text = text.decode("utf-8", errors="replace")
+    tags, key = events.Tags(), "hyperparameters/text_summary"
+    text = events.Tensors(key)[0].tensor_proto.string_val[0] if key in tags["tensors"] else b""
+    text = text.decode("utf-8", errors="replace")
     hparams, batch_size = parse_hparams(text), parse_batch_size(text)
     assumed, batch_size = batch_size is None, batch_size or DEFAULT_BATCH_SIZE
     notes = notes + [f"no batch size in its hyperparameters, assumed {batch_size}"] * assumed
@@ -215,9 +206,9 @@ def record_from_events(path, notes):
     points = [(tag.split("/")[1], p.step, p.value) for tag in logged for p in events.Scalars(tag)]
     points = pd.DataFrame(points, columns=["column", "step", "value"]).astype({"step": np.int64})
     planned = hparams.get("num_iterations", "")
-    planned = int(planned) if planned.isdigit() else None
+    planned = planned if planned.isdigit() else ""  # as its record holds it
     # A step outside the run's iterations is not the run's, and would size the columns by itself.
-    steps, limit = points.step, planned if planned is not None else len(points)
+    steps, limit = points.step, int(planned) if planned else len(points)
     if len(steps) and (steps.min() < 1 or iteration_of(steps.max(), batch_size) > limit):
         bad = steps.min() if steps.min() < 1 else steps.max()
         what = f"its {limit} planned" if planned else f"{limit} iterations (one per point logged)"
@@ -232,13 +223,11 @@ def record_from_events(path, notes):
     table["iteration"], table["global_step"] = table.index, table.index * batch_size
     kl, clip = (hparams.get(k, "") for k in ("max_kl", "clip_coef"))
     kl, clip = (float(x) if re.fullmatch(r"[0-9.eE+-]+", x) else "" for x in (kl, clip))
-    planned = "" if planned is None else planned
     head = f"# Per-iteration record of the run {path.name}, extracted from its event files by"
     constants = f"run={path.name} batch_size={batch_size} batch_size_assumed={int(assumed)}"
     constants += f" planned_iterations={planned} max_kl={kl} clip_coef={clip}"
     lines = [f"{head} benchmark_report.py.", f"# {constants}", *(f"# note: {n}" for n in notes)]
-    table = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    return "\n".join(lines) + "\n" + table
+    return "\n".join([*lines, table.to_csv(index=False, float_format="%.6g", lineterminator="\n")])
 
 
 def load_runs(runs_dir, skipped):
@@ -265,8 +254,7 @@ def read_record(path, text=None):
     what does not hold (its run named and stored under that name, its constants, its header, one
     row per iteration 1, 2, ... at step iteration * batch_size, numbers, episodes with a return)."""
     text = Path(path).read_text() if text is None else text  # UnicodeDecodeError: a ValueError
-    lines = text.split("\n")
-    comments = [line for line in lines if line.startswith("#")]
+    comments = [line for line in text.split("\n") if line.startswith("#")]
     notes = [line[len("# note: ") :] for line in comments if line.startswith("# note: ")]
     constants = [line for line in comments if line.startswith("# run=")] or [""]
     constants = dict(re.findall(r"(\S+?)=(\S*)", constants[-1]))
@@ -279,7 +267,7 @@ def read_record(path, text=None):
         if not re.fullmatch(valid, constants.get(key, "")):
             raise ValueError(f"{key}={constants.get(key, '')!r} in its `# run=` line")
     batch_size, width = int(constants["batch_size"]), len(RECORD_COLUMNS)
-    table = list(csv.reader(line for line in lines if line.strip() and line[0] != "#"))
+    table = list(csv.reader(line for line in text.split("\n") if line.strip() and line[0] != "#"))
     if not table or table[0] != RECORD_COLUMNS:
         raise ValueError(f"its header is not {','.join(RECORD_COLUMNS)}")
     for k, row in enumerate(table[1:], 1):
@@ -309,7 +297,6 @@ def load_records(records_dir, skipped, what="the record"):
 
 
 def staged(path):
-    path = Path(path)
     STAGED.append((path.with_name(f".{path.name}.{os.getpid()}.tmp"), path))
     return STAGED[-1][0]
 
@@ -362,8 +349,7 @@ def label(variant):
 
 
 def number(x, digits=0):
-    text = "—" if x is None or pd.isna(x) else f"{x:.{digits}f}"
-    return text[1:] if text != "—" and float(text) == 0 and text.startswith("-") else text
+    return "—" if x is None or pd.isna(x) else f"{x:z.{digits}f}"  # z: no "-0"
 
 
 def short(x):
@@ -393,8 +379,7 @@ def pick(frame, env, variant, setting=OURS):
 
 
 def group(frame, env, variant, column):
-    runs = pick(frame, env, variant)
-    return runs[runs.complete].sort_values("seed")[column].dropna().to_numpy(dtype=float)
+    return pick(frame, env, variant)[column].dropna().to_numpy(dtype=float)  # finished runs only
 
 
 def paper_means(paper, env):
@@ -451,13 +436,12 @@ def comparisons(frame):
     code; each two-sided. Not counted among the paper's claims."""
     rows, frame = [], frame[frame.complete]
     for env in frame.env.unique():
-        v5 = env.replace("-v4", "-v5")
+        v5 = env.replace("-v4", "-v5") if env.endswith("-v4") else None  # None: no runs
         for variant in VARIANT_LABELS:
             at = {s: pick(frame, env, variant, s) for s in (OURS, TLTERM, RELEASED)}
             pairs = [(f"{OURS} minus {TLTERM} (paired by seed)", at[OURS], at[TLTERM], True)]
             pairs += [(f"{s} minus the {RELEASED}", at[s], at[RELEASED], False) for s in at]
-            if v5 != env:
-                pairs += [(f"{v5} minus {env}", pick(frame, v5, variant), at[OURS], False)]
+            pairs += [(f"{v5} minus {env}", pick(frame, v5, variant), at[OURS], False)]
             for what, a, b, paired in pairs:
                 if len(a) == 0 or len(b) == 0 or a is b:
                     continue
@@ -488,16 +472,14 @@ def ablation_effects(frame):
         runs = frame[(frame.env == env) & frame.complete]
         for switch in ABLATION_SWITCHES:
             by = [s for s in INTERACTING if s != switch]
-            others = [s for s in ABLATION_SWITCHES if s != switch]
+            others, no_gain = [s for s in ABLATION_SWITCHES if s != switch], switch == "clip_vloss"
             subsets = [(in_words(dict(zip(by, k, strict=True))), s) for k, s in runs.groupby(by)]
             subsets = [("all pairs", runs), *subsets]
             for (name, subset), kind in itertools.product(subsets, AGGREGATES):
                 pairs = subset.pivot_table(index=["seed", *others], columns=switch, values=kind)
                 pairs = pairs.reindex(columns=[True, False]).dropna()
                 on, off = pairs[True].to_numpy(), pairs[False].to_numpy()
-                margin = (
-                    NO_GAIN_MARGIN * off.mean() if switch == "clip_vloss" and len(off) else None
-                )
+                margin = NO_GAIN_MARGIN * off.mean() if no_gain and len(off) else None
                 result = stats.paired_greater(on, off, margin)
                 rows.append([env, switch, name, kind, *result.row()])
     return pd.DataFrame(rows, columns=["env", "switch", "subset", "aggregate", *RESULT_COLUMNS])
@@ -506,19 +488,18 @@ def ablation_effects(frame):
 def write_ablation(frame, effects, out):
     parts = [
         "# The paper's Fig. 1: PPO's four switches\n",
-        "Each switch's effect is the return with it on minus off, over the pairs of runs that "
-        "share the other three switches and the seed, on each aggregate; then split by the "
-        "switches it interacts with (reward scaling, value clipping). Every combination runs with "
-        "the released PPO learning rates of its environment, where the paper took the best of "
-        "several per combination. The paper's reading of its Fig. 1 (wording unverified): reward "
-        "scaling, learning-rate annealing and orthogonal init raise the return; value clipping "
-        "brings no gain, tested as the one-sided claim that its effect stays below "
-        f"+{NO_GAIN_MARGIN:.0%} of the mean return without it (a paired t-test against that "
-        "margin).\n",
+        "Each switch's effect: the return with it on minus off, over the pairs of runs that share "
+        "the other three switches and the seed, on each aggregate; then split by the switches it "
+        "interacts with (reward scaling, value clipping). Every combination runs with its "
+        "environment's released PPO learning rates (the paper took the best of several per "
+        "combination). The paper's reading of its Fig. 1 (wording unverified): reward scaling, "
+        "learning-rate annealing and orthogonal init raise the return; value clipping brings no "
+        f"gain, tested as its effect staying below +{NO_GAIN_MARGIN:.0%} of the mean return "
+        "without it (a one-sided paired t-test against that margin).\n",
         stats.METHOD + "\n",
     ]
-    grid = frame.groupby("env").agg(runs=("complete", "sum"), seeds=("seed", "unique"))
-    grid = grid.reindex(frame.env.unique()).reset_index()
+    grid = frame.groupby("env", sort=False).agg(runs=("complete", "sum"), seeds=("seed", "unique"))
+    grid = grid.reset_index()
     grid["of"] = grid.seeds.map(lambda s: f"{16 * len(s)} (16 x seeds {', '.join(map(str, s))})")
     parts.append("## The grid\n\n" + markdown(grid[["env", "runs", "of"]]))
     table = effects.assign(claim=effects.switch.map(CLAIM_TEXT).str[0])
@@ -529,9 +510,8 @@ def write_ablation(frame, effects, out):
     for env, here in table.groupby("env", sort=False):
         here = here.pivot_table(shown, index, "aggregate", aggfunc="first", sort=False)
         here.columns = [f"{c} ({k})" for c, k in here.columns]
-        parts.append(
-            f"## {env}: effect of turning each switch on\n\n" + markdown(here.reset_index())
-        )
+        heading = f"## {env}: effect of turning each switch on"
+        parts.append(f"{heading}\n\n{markdown(here.reset_index())}")
     staged(out / "ablation.md").write_text("\n".join(parts))
 
 
@@ -555,13 +535,10 @@ def returns_table(frame, paper):
 
 
 def trust_region_table(frame):
-    table = frame[frame.kl.notna()].groupby(["env", "variant", "setting"], sort=False)
-    means = table[["kl", "ratio", "over_eps", "over_delta"]].mean().map(short)
-    bounds = table[["eps", "delta"]].max().map(short)
-    table = table.agg(n=("seed", "size"), largest=("ratio_max", "max"))
-    table = pd.concat([table, means, bounds], axis=1).reset_index()
-    table["largest"] = table.largest.map(short)
-    table["variant"] = table.variant.map(label)
+    how = dict(seed="size", ratio_max="max", kl="mean", ratio="mean", over_eps="mean")
+    how |= dict(over_delta="mean", eps="max", delta="max")
+    table = frame[frame.kl.notna()].groupby(["env", "variant", "setting"], sort=False).agg(how)
+    table = table.map(short).reset_index().assign(variant=lambda t: t.variant.map(label))
     names = "environment,variant,runs,n,largest max ratio,mean KL,max ratio"
     names += ",share of iterations above 1 + eps,share with mean KL above delta,eps,delta"
     return table.set_axis(names.split(","), axis=1)
@@ -583,10 +560,9 @@ def claims_markdown(claims):
 def write_table_md(frame, claims, paper, notes, out):
     parts = ["# Results in the layout of the paper's Tables 1 and 2\n", RETURN_PROTOCOL + "\n"]
     parts.append(
-        "Paper: Engstrom et al. 2020, Tables 1 and 2 (gym -v2, about 40 agents per cell); it does "
-        "not say which aggregate of a run it reports. Ours: mean [95% t interval] (n seeds). "
-        "AAI = max(|PPO - TRPO+|, |PPO-M - TRPO|), ACLI = max(|PPO - PPO-M|, |TRPO+ - TRPO|), from "
-        "the means.\n"
+        "Paper: Engstrom et al. 2020, Tables 1 and 2 (gym -v2, about 40 agents per cell), which do "
+        "not say which aggregate they report. Ours: mean [95% t interval] (n seeds). AAI and ACLI: "
+        "max(|PPO - TRPO+|, |PPO-M - TRPO|) and max(|PPO - PPO-M|, |TRPO+ - TRPO|) of the means.\n"
         if len(paper)
         else "The paper's numbers were not found, so their column is empty.\n"
     )
@@ -600,9 +576,8 @@ def write_table_md(frame, claims, paper, notes, out):
         parts.append(claims_markdown(claims))
         if len(compared := comparisons(done)):
             parts.append(
-                "## Comparisons that the paper did not make\n\n"
-                "Shown, not counted among its claims; each two-sided at alpha = 0.05 (the "
-                "one-sided p-values, each against 0.025). "
+                "## Comparisons that the paper did not make\n\nShown, not counted among its claims;"
+                " each two-sided at alpha = 0.05 (the one-sided p-values, each against 0.025). "
                 f"{RELEASED_PROTOCOL}\n\n{markdown(compared)}"
             )
         parts.append(
@@ -662,8 +637,7 @@ def plot_iterations(frame, runs_by_source, paper, out):
             for setting, runs in here[here.variant == variant].groupby("setting", sort=False):
                 name, colour = f"{setting} (n={len(runs)})", COLOURS[setting]
                 plot_runs(ax, runs_by_source, runs, "mean_return", "mean", colour, name)
-            if (variant, env_family(env)) in paper.index:
-                level = paper.loc[(variant, env_family(env)), "mean"]
+            if (level := paper["mean"].get((variant, env_family(env)))) is not None:
                 ax.axhline(level, color="black", linestyle="--", lw=1, label="paper (gym -v2)")
             ax.set(title=label(variant), xlabel="steps (millions)", ylabel="return")
             ax.legend(fontsize=6, loc="lower right")
@@ -674,14 +648,12 @@ def plot_iterations(frame, runs_by_source, paper, out):
         groups = list(here[here.kl.notna()].groupby(["variant", "setting"], sort=False))
         figure, axes = panels(2 * len(groups), 2)
         for column, ((variant, setting), runs) in enumerate(groups):
-            for row, (name, bound) in enumerate((("mean_kl", "delta"), ("max_ratio", "eps"))):
-                ax = axes[row, column]
+            for ax, (name, bound, ylabel) in zip(axes[:, column], TRUST_PANELS, strict=True):
                 plot_runs(ax, runs_by_source, runs, name, "median", "tab:blue")
                 if runs[bound].max() < 1e6:  # PPO-NoClip's released eps is 1e32
                     ax.axhline(runs[bound].max(), color="black", ls="--", lw=1, label=bound)
                     ax.legend(fontsize=6)
                 title = label(variant) + ("" if setting == OURS else f", {setting}")
-                ylabel = "mean KL" if row == 0 else "max ratio - 1"
                 ax.set(yscale="log", xlabel="steps (millions)", ylabel=ylabel)
                 ax.set_title(f"{title} (n={len(runs)})", fontsize=8)
         title = f"{env}: rolling median of 10 iterations (thin: seeds; bold: their median)"
@@ -821,9 +793,8 @@ def write_report(args):
         warn(*(f"{p} is not one of these runs (left from an earlier report?)" for p in stale))
         written.append(f"{args.out / 'records'}/ ({len(runs)} runs)")
     notes = skipped + [f"`{r.source}`: {note}" for r in runs for note in r.notes]
-    notes += [
-        f"`{r.source}` has no finished episodes; left out" for r in runs if not r.has_episodes
-    ]
+    empty = [r.source for r in runs if not r.has_episodes]
+    notes += [f"`{source}` has no finished episodes; left out" for source in empty]
     warn(*notes)
     runs, released = ([r for r in rs if r.has_episodes] for rs in (runs, released))
     if not runs:

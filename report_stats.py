@@ -1,7 +1,6 @@
-"""The statistics of the benchmark's report: one calibrated test per kind of claim, and its mark.
+"""The benchmark report's statistics: one calibrated test per kind of claim, and its mark.
 
-benchmark_report.py imports this module; nothing else does. Every test is scipy.stats' and none
-draws random numbers, so no mark depends on an RNG seed (METHOD states them for the reader). A
+Every test is scipy.stats' and none draws random numbers, so no mark depends on an RNG seed. A
 Result holds one-sided p-values for and against the claim; its mark, at ALPHA: "agrees" when the
 test for the claim rejects, "disagrees" when the test the other way rejects, else "not resolved".
 """
@@ -15,19 +14,18 @@ ALPHA = 0.05
 MIN_RUNS = 2  # per group: one run has no spread, so no test
 METHOD = (
     f"**Marks.** Each claim is tested at alpha = {ALPHA}, one-sided in the paper's direction: "
-    "**agrees** when that test rejects the opposite, **disagrees** when the test the other way "
-    f"rejects, **not resolved** otherwise or when a group has fewer than {MIN_RUNS} runs. Tests "
-    "(`scipy.stats`, none random, so no mark depends on an RNG seed): two groups of runs, the exact"
-    " permutation test of the difference of means over every split of the pooled runs (5 and 5 "
-    "seeds: 252 splits, so p >= 1/252; 3 and 5: 56, p >= 0.018; 3 and 3: 20, p >= 0.05, so never "
-    "resolved); runs paired by seed or by the other switches, the paired t-test; one group against "
-    "a bound, the one-sample t-test; a claim of no difference, two one-sided tests (TOST) against "
-    "its stated margin. ACLI - AAI, a difference of maxima of absolute differences of four means, "
-    "is a linear contrast of them once each maximum's arm and sign are fixed at the observed means:"
-    " Welch's t with Welch-Satterthwaite df; choosing the arms from the same data favours both "
-    "maxima alike, and `tests/` measures its false-positive rate with no difference at all. "
-    "Intervals: 95% t intervals. Limits: with 5 seeds only large effects are resolved; the several "
-    "dozen marks carry no correction for multiplicity, so a few may agree or disagree by chance."
+    "**agrees** when that test rejects, **disagrees** when the test the other way rejects, **not "
+    f"resolved** otherwise or when a group has fewer than {MIN_RUNS} runs. Tests (`scipy.stats`; "
+    "none random, so no mark depends on a seed): two groups of runs, the exact permutation test of "
+    "the difference of means over every split of the runs (5 and 5 seeds: 252 splits, p >= 1/252; "
+    "3 and 5: 56, p >= 0.018; 3 and 3: 20, p >= 0.05, never resolved); pairs (by seed or by the "
+    "other switches), the paired t-test; one group against a bound, the one-sample t-test; a claim "
+    "of no difference, two one-sided tests against its stated margin. ACLI - AAI, a difference of "
+    "maxima of absolute differences of means, is a linear contrast of them once each maximum's arm "
+    "and sign are fixed at the observed means: Welch's t with Welch-Satterthwaite df; choosing the "
+    "arms from the same data favours both maxima alike, and `tests/` measures its false-positive "
+    "rate with no difference. Intervals: 95% t intervals. Limits: 5 seeds resolve only large "
+    "effects; the several dozen marks carry no multiplicity correction: a few may be chance."
 )
 
 

@@ -42,3 +42,22 @@ def test_readme_fits_in_250_lines_with_its_two_commands_first():
     commands = list(re.finditer(r"```bash\n(.+?)\n```", readme))
     assert all(m.start() < first_section for m in commands[:2])
     assert all(m[1].startswith("python3 -m venv .venv && ") for m in commands[:2])
+
+
+def test_the_report_is_at_most_1000_lines_with_the_modules_of_ours_it_imports():
+    import ast
+
+    counted, todo = set(), ["benchmark_report"]
+    while todo:  # every module of this repository that the report imports, directly or not
+        name = todo.pop()
+        if name in counted or not (ROOT / f"{name}.py").is_file():
+            continue
+        counted.add(name)
+        for node in ast.walk(ast.parse((ROOT / f"{name}.py").read_text())):
+            if isinstance(node, ast.Import):
+                todo += [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                todo.append(node.module.split(".")[0])
+    assert counted == {"benchmark_report", "report_stats"}
+    lines = sum(len((ROOT / f"{name}.py").read_text().splitlines()) for name in counted)
+    assert lines <= 1000, f"the report's Python is {lines} lines"
