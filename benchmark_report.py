@@ -379,7 +379,7 @@ def pick(frame, env, variant, setting=OURS):
 
 
 def group(frame, env, variant, column):
-    return pick(frame, env, variant)[column].dropna().to_numpy(dtype=float)  # finished runs only
+    return pick(frame, env, variant)[column].dropna().to_numpy(dtype=float)  # frame: finished runs
 
 
 def paper_means(paper, env):
