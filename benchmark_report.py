@@ -523,7 +523,8 @@ def returns_table(frame, paper):
         known = key in paper.index and setting == OURS
         theirs = interval(*paper.loc[key]).lstrip("+") if known else ""
         rows.append([env, label(variant), setting, theirs, *cells])
-        if variant == "trpo_plus" and setting == OURS:
+        last = frame[(frame.env == env) & (frame.variant == variant)].setting.iloc[-1]
+        if variant == "trpo_plus" and setting == last:  # AAI and ACLI after TRPO+'s last row
             here = frame[(frame.env == env) & (frame.setting == OURS)]
             means = here.groupby("variant")[list(AGGREGATES)].mean()
             ours = [aai_acli(means[kind].to_dict()) for kind in AGGREGATES]
@@ -593,10 +594,8 @@ def write_table_md(frame, claims, paper, notes, out):
     per_run["done"] = frame.done.astype(str) + of
     per_run[["best", "last10", "gave_up"]] = per_run[["best", "last10", "gave_up"]].map(number)
     per_run[["kl", "ratio"]] = per_run[["kl", "ratio"]].map(short)
-    names = (
-        "environment,run,iterations,best iteration,last 10,mean KL,max ratio,line search gave up"
-    )
-    parts.append("## Per run\n\n" + markdown(per_run.set_axis(names.split(","), axis=1)))
+    head = "environment,run,iterations,best iteration,last 10,mean KL,max ratio,line search gave up"
+    parts.append("## Per run\n\n" + markdown(per_run.set_axis(head.split(","), axis=1)))
     if notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in notes) + "\n")
     staged(out / "table.md").write_text("\n".join(parts))
