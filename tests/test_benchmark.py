@@ -1108,7 +1108,7 @@ def test_committed_table_regenerates_from_committed_records(tmp_path):
 # The report on what it should not trust: broken records and event files, Ctrl-C, a full disk
 # ==================================================================================================
 def record_text(run="Hopper-v5__trpo__1__1700000000", iterations=3, batch_size=BATCH):
-    """A record as write_record writes it: every iteration with two episodes and TRPO's columns."""
+    """A record as the report writes it: every iteration with two episodes and TRPO's columns."""
     lines = [
         f"# Per-iteration record of the run {run}, written by hand.",
         f"# run={run} batch_size={batch_size} batch_size_assumed=0 planned_iterations={iterations} "
