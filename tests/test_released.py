@@ -1,9 +1,13 @@
-"""reference/released/released.py without the authors' code: its changes applied to a small made-up
-tree shaped like theirs, the config read, and the record it writes read back by the report."""
+"""reference/released/released.py: without the authors' code, its changes applied to a small made-up
+tree shaped like theirs, the config read, and the record it writes read back by the report; with their
+checkout (skipped without it), two short seeded runs that must write the same record."""
 
 import importlib.util
 import json
 import math
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -132,3 +136,34 @@ def test_record_reads_back_through_the_report(tmp_path):
     returns = run.columns["mean_return"]
     assert list(returns[[0, 2]]) == [15.983, 37.5764] and math.isnan(returns[1])
     assert list(run.columns["episodes"][[0, 2]]) == [104, 66]
+
+
+CHECKOUT = Path(os.environ.get("RELEASED_CHECKOUT", ROOT.parent / "implementation-matters"))
+VENV = ROOT / "reference" / "released" / ".venv"
+PYTHON = Path(os.environ.get("RELEASED_PYTHON", VENV / "bin" / "python"))
+
+
+@pytest.mark.skipif(
+    not (CHECKOUT / ".git").exists() or not PYTHON.exists(),
+    reason=f"needs the authors' checkout, patched, at {CHECKOUT} (or RELEASED_CHECKOUT) and "
+    f"the tool's virtual environment at {PYTHON} (or RELEASED_PYTHON): the set-up in "
+    "reference/released/README.md",
+)
+def test_released_run_is_seeded_and_writes_its_record(tmp_path):
+    # Two short runs of one config and seed, side by side: one record but for the start time.
+    tool = ROOT / "reference" / "released" / "released.py"
+    command = [PYTHON, tool, "run", CHECKOUT, "hopper_trpo", "--seed", "3", "--iterations", "2"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    runs = [
+        subprocess.Popen([*command, "--records", tmp_path / k], env=env, stdout=subprocess.DEVNULL)
+        for k in "ab"
+    ]
+    assert [p.wait(timeout=600) for p in runs] == [0, 0]
+    a, b = [(tmp_path / k / "Hopper-v4__trpo__3.csv").read_text().splitlines() for k in "ab"]
+    assert "5ee6ecb12545365d9178135e65576adfc0d82f52, configs/hopper_trpo.py, seed 3" in a[0]
+    assert a[2:] == b[2:] and len(a) == 5
+    for i, line in enumerate(a[3:], start=1):
+        iteration, steps, mean_return, episodes = line.split(",")[:4]
+        assert (int(iteration), int(steps)) == (i, 2048 * i)
+        # A random Hopper falls many times in 2048 steps: episodes end, and their mean is logged.
+        assert math.isfinite(float(mean_return)) and int(episodes) > 0
