@@ -1,6 +1,6 @@
-"""reference/released/released.py: without the authors' code, its changes applied to a small made-up
-tree shaped like theirs, the config read, and the record it writes read back by the report; with their
-checkout (skipped without it), two short seeded runs that must write the same record."""
+"""reference/released/released.py: without the authors' code, its changes applied to a small
+made-up tree shaped like theirs, the config read, and the record it writes read back by the report;
+with their checkout (skipped without it), two short seeded runs that must write the same record."""
 
 import importlib.util
 import json
